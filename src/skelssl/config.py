@@ -1,0 +1,243 @@
+"""params.yaml → one pydantic model. The only module that reads params.yaml.
+
+Every model forbids unknown keys and is frozen; every field that changes results is required,
+so params.yaml is complete and `dvc params diff` tells the whole story.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from skelssl.errors import ParamsError
+
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegFloat = Annotated[float, Field(ge=0)]
+Fraction = Annotated[float, Field(gt=0, lt=1)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------------------- base
+
+
+class BaseParams(Strict):
+    seed: Annotated[int, Field(ge=0)]
+    split: Literal["xsub", "xview"]  # NTU benchmark used for train/test membership
+
+
+# ---------------------------------------------------------------------------- synthesize
+
+
+class FrameRange(Strict):
+    min: Annotated[int, Field(ge=8)]
+    max: Annotated[int, Field(ge=8)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FrameRange:
+        if self.max < self.min:
+            raise ValueError("max must be >= min")
+        return self
+
+
+class SynthNoise(Strict):
+    jitter: NonNegFloat  # std of Kinect-like per-joint noise, metres
+    inferred_prob: Annotated[float, Field(ge=0, le=1)]  # per joint-frame: tracking state 1
+    zero_body_frame_prob: Annotated[float, Field(ge=0, le=1)]  # per frame: body count 0
+    spurious_body_prob: Annotated[float, Field(ge=0, le=1)]  # per sample: an extra fake body
+
+
+class SynthesizeParams(Strict):
+    seed: Annotated[int, Field(ge=0)]
+    classes: Annotated[int, Field(ge=2)]  # first N actions of the action library
+    subjects: Annotated[int, Field(ge=2, le=106)]  # performers 1..N
+    replications: Annotated[int, Field(ge=1, le=2)]
+    setups: Annotated[int, Field(ge=1, le=17)]
+    frames: FrameRange
+    noise: SynthNoise
+
+
+# ---------------------------------------------------------------------------- ingest
+
+
+class DenoiseParams(Strict):
+    """CTR-GCN/MAMP body denoising thresholds (methods.md §7.2)."""
+
+    min_frames: PositiveInt  # bodies present in <= this many frames are deleted (11)
+    spread_ratio: PositiveFloat  # frame is noisy if x-spread > ratio * y-spread (0.8)
+    noise_fraction: Fraction  # body deleted if noisy-frame fraction >= this (0.69754)
+
+
+class IngestParams(Strict):
+    input: str  # folder of NTU `.skeleton` files
+    on_error: Literal["fail", "skip"]
+    second_person: Literal["zeros", "copy"]  # single-actor samples: NTU-60 vs NTU-120 scripts
+    denoise: DenoiseParams
+
+
+# ---------------------------------------------------------------------------- preprocess
+
+
+class PreprocessParams(Strict):
+    frames: Annotated[int, Field(ge=4)]  # T after valid-frame crop + resize
+    crop_ratio: Annotated[float, Field(gt=0, le=1)]  # centre crop of the valid frames (0.95 MAMP test)
+    center: bool  # subtract the layout's centre joint of actor 1, first valid frame
+    align_view: bool  # rotate about the vertical axis so the hips face the camera
+
+
+# ---------------------------------------------------------------------------- pretrain
+
+
+class PretrainParams(Strict):
+    epochs: PositiveInt
+    batch_size: PositiveInt
+    lr: PositiveFloat
+    min_lr: NonNegFloat
+    warmup_epochs: Annotated[int, Field(ge=0)]
+    weight_decay: NonNegFloat
+    betas: tuple[Fraction, Fraction]
+    grad_clip: NonNegFloat  # 0 disables clipping
+    rotation: NonNegFloat  # random rotation angle bound per axis, radians
+    device: Literal["auto", "cpu", "cuda"]
+    threads: Annotated[int, Field(ge=0)]  # torch CPU threads; 0 keeps torch's default
+
+
+class TransformerParams(Strict):
+    name: Literal["transformer"]
+    dim: PositiveInt
+    depth: PositiveInt
+    heads: PositiveInt
+    mlp_ratio: PositiveFloat
+    t_patch: PositiveInt  # frames per temporal segment (token = segment x joint)
+    layer_scale: NonNegFloat  # LayerScale init; 0 disables
+    drop_path: Annotated[float, Field(ge=0, lt=1)]
+
+    @model_validator(mode="after")
+    def _heads_divide_dim(self) -> TransformerParams:
+        if self.dim % self.heads:
+            raise ValueError("dim must be divisible by heads")
+        return self
+
+
+class DecoderParams(Strict):
+    dim: PositiveInt
+    depth: PositiveInt
+    heads: PositiveInt
+
+
+class TubeMaskParams(Strict):
+    ratio: Fraction  # fraction of joints masked inside each tube
+    tube_tokens: PositiveInt  # temporal tokens per tube
+    motion_weight: NonNegFloat  # s_tau: weight of normalised motion against U(0,1) noise
+
+
+class EmaParams(Strict):
+    start: Annotated[float, Field(ge=0, le=1)]
+    end: Annotated[float, Field(ge=0, le=1)]
+    anneal_fraction: Annotated[float, Field(gt=0, le=1)]  # of all steps
+
+
+class Skeleton2vecParams(Strict):
+    backbone: TransformerParams
+    decoder: DecoderParams
+    mask: TubeMaskParams
+    top_k: PositiveInt  # teacher blocks averaged into the target
+    target_norm: Literal["instance", "layer"]  # per-layer normalisation before averaging
+    ema: EmaParams
+
+    @model_validator(mode="after")
+    def _top_k_within_depth(self) -> Skeleton2vecParams:
+        if self.top_k > self.backbone.depth:
+            raise ValueError("top_k must be <= backbone.depth")
+        return self
+
+
+class MethodsParams(Strict):
+    skeleton2vec: Skeleton2vecParams
+
+
+MethodName = Literal["skeleton2vec"]
+
+
+# ---------------------------------------------------------------------------- evaluate
+
+
+class LinearParams(Strict):
+    epochs: PositiveInt
+    batch_size: PositiveInt
+    lr: PositiveFloat
+    momentum: Annotated[float, Field(ge=0, lt=1)]
+    weight_decay: NonNegFloat
+
+
+class KnnParams(Strict):
+    k: PositiveInt
+    temperature: PositiveFloat
+
+
+class EvaluateParams(Strict):
+    batch_size: PositiveInt  # feature extraction
+    linear: LinearParams
+    knn: KnnParams
+
+
+# ---------------------------------------------------------------------------- root
+
+
+class Params(Strict):
+    base: BaseParams
+    synthesize: SynthesizeParams
+    ingest: IngestParams
+    preprocess: PreprocessParams
+    method: MethodName
+    pretrain: PretrainParams
+    methods: MethodsParams
+    evaluate: EvaluateParams
+
+    @property
+    def method_params(self) -> Skeleton2vecParams:
+        return getattr(self.methods, self.method)
+
+
+def _format_error(err: dict) -> str:
+    key = ".".join(str(part) for part in err["loc"]) or "(root)"
+    return f"{key}: {err['msg']}"
+
+
+def validation_messages(exc: ValidationError) -> list[str]:
+    return [_format_error(err) for err in exc.errors()]
+
+
+def read_yaml(path: Path) -> object:
+    """Parse YAML 1.2 (ruamel, safe); errors name the file and line."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: file not found") from None
+    try:
+        return YAML(typ="safe", pure=True).load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 0
+        raise ParamsError(f"{path}:{line}: invalid YAML: {exc.problem}") from None
+    except YAMLError as exc:
+        raise ParamsError(f"{path}: invalid YAML: {exc}") from None
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate params.yaml; raise ParamsError naming the first bad dotted key."""
+    path = Path(path)
+    raw = read_yaml(path)
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        messages = validation_messages(exc)
+        more = f" (and {len(messages) - 1} more; run `skelssl params check`)" if len(messages) > 1 else ""
+        raise ParamsError(f"{path}: {messages[0]}{more}") from None
