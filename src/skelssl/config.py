@@ -151,6 +151,8 @@ class Skeleton2vecParams(Strict):
     top_k: PositiveInt  # teacher blocks averaged into the target
     target_norm: Literal["instance", "layer"]  # per-layer normalisation before averaging
     ema: EmaParams
+    skip_absent_persons: bool  # drop all-zero person sequences from the step (CPU saving)
+    export: Literal["teacher", "student"]  # which encoder leaves pretraining
 
     @model_validator(mode="after")
     def _top_k_within_depth(self) -> Skeleton2vecParams:

@@ -1,0 +1,1 @@
+"""Evaluation protocols. They depend on backbones and checkpoints only, never on methods."""

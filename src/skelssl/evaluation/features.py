@@ -1,0 +1,22 @@
+"""Frozen-encoder feature extraction: eval mode, no augmentation, no gradients."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+@torch.no_grad()
+def extract_features(encoder: nn.Module, x: torch.Tensor, batch_size: int,
+                     device: torch.device) -> torch.Tensor:
+    """x (N, M, T, V, C) → pooled embeddings (N, D) on the CPU, float32."""
+    encoder.to(device).eval()
+    out = [encoder(x[i:i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)]
+    return torch.cat(out) if out else torch.empty(0, getattr(encoder, "out_dim", 0))
+
+
+def topk_accuracy(logits: torch.Tensor, labels: torch.Tensor, k: int) -> float:
+    """Percentage of samples whose label is among the k highest logits."""
+    k = min(k, logits.shape[1])
+    hits = (logits.topk(k, dim=1).indices == labels.unsqueeze(1)).any(dim=1)
+    return 100.0 * hits.sum().item() / max(1, len(labels))

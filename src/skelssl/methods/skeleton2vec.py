@@ -1,0 +1,131 @@
+"""Skeleton2vec (Xu et al. 2024): data2vec-style contextualised targets for skeletons.
+
+Follows methods.md §2 (the authors' development repo; the paper's own settings are *unverified*):
+- student: transformer encoder on the visible tokens only, then a light decoder (Linear embed,
+  learned mask token, own positional embeddings, pre-LN blocks, LN) and a Linear feature head;
+- teacher: an EMA copy of the encoder, run on the *unmasked* sequence, no gradients;
+- targets: the teacher's last `top_k` block outputs (before the final LN), each instance-normalised
+  (per sample and channel over tokens; `target_norm: layer` = parameter-free LayerNorm per token),
+  averaged, then a parameter-free LayerNorm over channels;
+- loss: MSE between the feature head's prediction and the target, on masked tokens only;
+- masking: motion-aware tube masking (skelssl.masking.tube);
+- EMA decay annealed linearly from `ema.start` to `ema.end` over `anneal_fraction` of the run.
+Choices of ours: `skip_absent_persons` (off in the paper preset) leaves all-zero second persons
+out of the step, where the references encode them and regress their trivial targets; the teacher is an EMA of the *encoder* only (the dev code EMAs the whole
+auto-encoder but only ever runs its encoder, which is equivalent); `export: teacher` evaluates the
+EMA model as the dev configs do (`using_ema_model: true`, paper preset), while the short CPU default
+exports the student, since after a few hundred steps the EMA teacher still lags far behind it.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from skelssl.backbones.transformer import Block, SkeletonTransformer, init_weights
+from skelssl.config import DecoderParams, Skeleton2vecParams
+from skelssl.masking import Mask, motion_aware_tube_mask, token_motion
+from skelssl.methods.base import Batch, Method, StepOutput
+
+
+class TokenDecoder(nn.Module):
+    """Fills masked positions with a learned token and decodes the full token grid."""
+
+    def __init__(self, cfg: DecoderParams, in_dim: int, out_dim: int, segments: int, joints: int) -> None:
+        super().__init__()
+        self.segments, self.joints = segments, joints
+        self.embed = nn.Linear(in_dim, cfg.dim)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, cfg.dim))
+        self.pos_spatial = nn.Parameter(torch.zeros(1, 1, joints, cfg.dim))
+        self.pos_temporal = nn.Parameter(torch.zeros(1, segments, 1, cfg.dim))
+        self.blocks = nn.ModuleList(Block(cfg.dim, cfg.heads, 4.0) for _ in range(cfg.depth))
+        self.norm = nn.LayerNorm(cfg.dim, eps=1e-6)
+        self.head = nn.Linear(cfg.dim, out_dim)
+        self.apply(init_weights)
+        for p in (self.mask_token, self.pos_spatial, self.pos_temporal):
+            nn.init.trunc_normal_(p, std=0.02)
+
+    def forward(self, visible: torch.Tensor, mask: Mask) -> torch.Tensor:
+        b, num_tokens = mask.masked.shape
+        vis = self.embed(visible)
+        full = self.mask_token.expand(b, num_tokens, -1).clone()
+        full.scatter_(1, mask.ids_keep.unsqueeze(-1).expand(-1, -1, vis.shape[-1]), vis)
+        pos = (self.pos_spatial + self.pos_temporal).flatten(1, 2)
+        tokens = full + pos
+        for block in self.blocks:
+            tokens = block(tokens)
+        return self.head(self.norm(tokens))
+
+
+def contextual_targets(layers: list[torch.Tensor], norm: str) -> torch.Tensor:
+    """Average of per-layer-normalised teacher block outputs, then a parameter-free LayerNorm."""
+    normed = []
+    for h in layers:
+        if norm == "instance":
+            normed.append(F.instance_norm(h.float().transpose(1, 2)).transpose(1, 2))
+        else:
+            normed.append(F.layer_norm(h.float(), h.shape[-1:]))
+    target = torch.stack(normed).mean(dim=0)
+    return F.layer_norm(target, target.shape[-1:])
+
+
+def ema_decay(step: int, total_steps: int, start: float, end: float, anneal_fraction: float) -> float:
+    anneal_steps = max(1, round(anneal_fraction * total_steps))
+    if step >= anneal_steps:
+        return end
+    return start + (end - start) * step / anneal_steps
+
+
+class Skeleton2vec(Method):
+    def __init__(self, cfg: Skeleton2vecParams, num_joints: int, frames: int) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = SkeletonTransformer(cfg.backbone, num_joints, frames)
+        self.teacher = copy.deepcopy(self.encoder).requires_grad_(False)
+        self.decoder = TokenDecoder(cfg.decoder, cfg.backbone.dim, cfg.backbone.dim,
+                                    self.encoder.segments, num_joints)
+        self._decay = cfg.ema.start
+
+    def train(self, mode: bool = True) -> Skeleton2vec:
+        super().train(mode)
+        self.teacher.eval()  # the teacher never uses dropout / drop-path
+        return self
+
+    def forward(self, batch: Batch, generator: torch.Generator) -> StepOutput:
+        x = batch.x.flatten(0, 1)  # persons into the batch: (B, T, V, C)
+        motion = token_motion(batch.motion.flatten(0, 1), self.cfg.backbone.t_patch)
+        if self.cfg.skip_absent_persons:
+            present = x.flatten(1).abs().amax(dim=1) > 0
+            x, motion = x[present], motion[present]
+        mask = motion_aware_tube_mask(motion, self.cfg.mask.ratio, self.cfg.mask.tube_tokens,
+                                      self.cfg.mask.motion_weight, generator)
+        with torch.no_grad():
+            _, layers = self.teacher.forward_tokens(x, return_layers=True)
+            target = contextual_targets(layers[-self.cfg.top_k:], self.cfg.target_norm)
+        visible, _ = self.encoder.forward_tokens(x, ids_keep=mask.ids_keep)
+        pred = self.decoder(visible, mask)
+        pred_m, target_m = pred[mask.masked].float(), target[mask.masked]
+        loss = F.mse_loss(pred_m, target_m)
+        logs = {
+            "pred_var": pred_m.var(dim=0).mean().item(),
+            "target_var": target_m.var(dim=0).mean().item(),
+            "masked_pct": 100.0 * mask.masked.sum().item() / mask.masked.numel(),
+            "ema_decay": self._decay,
+        }
+        return StepOutput(loss, logs)
+
+    @torch.no_grad()
+    def after_step(self, step: int, total_steps: int) -> dict[str, float]:
+        """EMA update of the teacher, with the decay annealed over the run."""
+        e = self.cfg.ema
+        self._decay = ema_decay(step, total_steps, e.start, e.end, e.anneal_fraction)
+        if self._decay < 1.0:
+            for t, s in zip(self.teacher.parameters(), self.encoder.parameters(), strict=True):
+                t.lerp_(s.detach(), 1.0 - self._decay)
+        return {}
+
+    def export_encoder(self) -> nn.Module:
+        return self.teacher if self.cfg.export == "teacher" else self.encoder

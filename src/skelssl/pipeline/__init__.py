@@ -1,0 +1,1 @@
+"""One `run()` per DVC stage. `stages/*.py` and the `skelssl` CLI both call these."""

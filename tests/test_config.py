@@ -1,0 +1,95 @@
+import subprocess
+import sys
+import typing
+
+import pytest
+from ruamel.yaml import YAML
+
+from helpers import ROOT
+from skelssl.config import MethodName, Params, load_params
+from skelssl.errors import ParamsError
+from skelssl.methods import METHODS
+
+
+def _yaml():
+    return YAML(typ="safe", pure=True).load((ROOT / "params.yaml").read_text())
+
+
+def _write(tmp_path, data):
+    path = tmp_path / "params.yaml"
+    YAML(typ="safe", pure=True).dump(data, path)
+    return path
+
+
+def test_params_yaml_is_valid_and_complete():
+    params = load_params(ROOT / "params.yaml")
+    # no hidden defaults: the validated model dumped back equals the YAML, key for key
+    assert params.model_dump(mode="json") == _json_like(_yaml())
+
+
+def _json_like(value):
+    if isinstance(value, dict):
+        return {k: _json_like(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_like(v) for v in value]
+    return value
+
+
+def test_registry_literal_and_params_agree():
+    assert set(METHODS) == set(typing.get_args(MethodName)) == set(_yaml()["methods"])
+
+
+@pytest.mark.parametrize(("edit", "key"), [
+    (lambda d: d["methods"]["skeleton2vec"]["mask"].update(ratio=1.5), "methods.skeleton2vec.mask.ratio"),
+    (lambda d: d["pretrain"].update(bogus=1), "pretrain.bogus"),
+    (lambda d: d.update(method="nope"), "method"),
+    (lambda d: d["synthesize"]["frames"].update(min=50, max=40), "synthesize.frames"),
+    (lambda d: d["methods"]["skeleton2vec"].update(top_k=99), "methods.skeleton2vec"),
+    (lambda d: d["ingest"].pop("on_error"), "ingest.on_error"),
+])
+def test_invalid_params_name_the_dotted_key(tmp_path, edit, key):
+    data = _yaml()
+    edit(data)
+    with pytest.raises(ParamsError) as info:
+        load_params(_write(tmp_path, data))
+    message = str(info.value)
+    assert "\n" not in message
+    assert f": {key}" in message
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("base:\n  seed: 0\n  split: [xsub\nmethod: x\n")
+    with pytest.raises(ParamsError, match=r"params\.yaml:\d+: invalid YAML"):
+        load_params(path)
+
+
+def test_missing_params_file(tmp_path):
+    with pytest.raises(ParamsError, match="file not found"):
+        load_params(tmp_path / "nope.yaml")
+
+
+def _cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "skelssl", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+
+
+def test_cli_params_check(tmp_path):
+    ok = _cli("params", "check", str(ROOT / "params.yaml"))
+    assert ok.returncode == 0, ok.stderr
+    data = _yaml()
+    data["pretrain"]["lr"] = -1.0
+    data["base"]["split"] = "xfoo"
+    bad = _cli("params", "check", str(_write(tmp_path, data)))
+    assert bad.returncode == 1
+    lines = bad.stderr.strip().splitlines()
+    assert len(lines) == 2
+    assert any("pretrain.lr" in line for line in lines) and any("base.split" in line for line in lines)
+    assert "Traceback" not in bad.stderr
+
+
+def test_params_are_frozen():
+    params = load_params(ROOT / "params.yaml")
+    with pytest.raises(Exception):
+        params.base.seed = 3  # type: ignore[misc]
+    assert isinstance(params, Params)

@@ -1,0 +1,95 @@
+"""The whole DAG with tiny params, through DVC, in a temporary copy of the repository."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from helpers import ROOT
+
+TINY = {
+    "synthesize": {"classes": 6, "subjects": 4, "frames": {"min": 20, "max": 30}},
+    "preprocess": {"frames": 8},
+    "pretrain": {"epochs": 2, "batch_size": 8, "warmup_epochs": 1},
+    "evaluate": {"linear": {"epochs": 3}},
+}
+TINY_METHOD = {"backbone": {"dim": 16, "depth": 1, "heads": 2, "t_patch": 4},
+               "decoder": {"dim": 16, "depth": 1, "heads": 2}, "top_k": 1}
+
+
+def _merge(base: dict, update: dict) -> None:
+    for key, value in update.items():
+        if isinstance(value, dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def _tracked_files() -> list[str]:
+    out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
+                         capture_output=True, text=True, check=True)
+    return [line for line in out.stdout.splitlines() if (ROOT / line).is_file()]
+
+
+def _dvc(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    dvc = Path(sys.executable).with_name("dvc")
+    return subprocess.run([str(dvc), *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    dest = tmp_path_factory.mktemp("project")
+    for rel in _tracked_files():
+        if rel.startswith(("results/", "dvc.lock")):
+            continue
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, dest / rel)
+    yaml = YAML(typ="rt")
+    params = yaml.load(dest / "params.yaml")
+    _merge(params, TINY)
+    _merge(params["methods"]["skeleton2vec"], TINY_METHOD)
+    yaml.dump(params, dest / "params.yaml")
+    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+    return dest
+
+
+@pytest.mark.slow
+def test_dvc_repro_runs_the_dag_and_then_does_nothing(project):
+    first = _dvc("repro", cwd=project)
+    assert first.returncode == 0, first.stdout + first.stderr
+    for stage in ("synthesize", "ingest", "preprocess", "pretrain", "evaluate"):
+        assert f"Running stage '{stage}'" in first.stdout
+    metrics = json.loads((project / "results/eval/metrics.json").read_text())
+    assert set(metrics) == {"linear", "knn", "random_init"}
+    assert set(metrics["linear"]) == {"top1", "top5"}
+    assert set(metrics["random_init"]) == {"linear", "knn"}
+    for value in (metrics["linear"]["top1"], metrics["knn"]["top1"],
+                  metrics["random_init"]["linear"]["top1"]):
+        assert 0.0 <= value <= 100.0
+    history = (project / "results/pretrain/history.tsv").read_text().splitlines()
+    assert history[0].startswith("step\tepoch\tlr\tloss")
+    assert len(history) > 1
+    confusion = (project / "results/eval/confusion.csv").read_text().splitlines()
+    assert confusion[0] == "actual,predicted"
+
+    second = _dvc("repro", cwd=project)
+    assert second.returncode == 0, second.stderr
+    assert "Running stage" not in second.stdout
+
+    shown = _dvc("metrics", "show", "--json", cwd=project)
+    assert shown.returncode == 0 and "top1" in shown.stdout
+
+
+@pytest.mark.slow
+def test_selecting_a_method_block_only_tracks_that_block(project):
+    status = _dvc("status", "pretrain", cwd=project)
+    assert status.returncode == 0
+    lock = YAML(typ="safe", pure=True).load(project / "dvc.lock")
+    tracked = lock["stages"]["pretrain"]["params"]["params.yaml"]
+    assert "method" in tracked and "methods.skeleton2vec" in tracked

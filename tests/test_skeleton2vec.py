@@ -1,0 +1,73 @@
+import torch
+
+from helpers import tiny_skeleton2vec
+from skelssl.config import EmaParams
+from skelssl.methods import Batch, build_method
+from skelssl.methods.skeleton2vec import contextual_targets, ema_decay
+
+
+def _method_and_batch(seed=0):
+    torch.manual_seed(seed)
+    method = build_method("skeleton2vec", tiny_skeleton2vec(ratio=0.8), num_joints=25, frames=8)
+    gen = torch.Generator().manual_seed(seed)
+    batch = Batch(torch.randn(3, 2, 8, 25, 3, generator=gen), torch.rand(3, 2, 8, 25, generator=gen))
+    return method, batch
+
+
+def test_finite_loss_and_gradients_reach_encoder_not_teacher():
+    method, batch = _method_and_batch()
+    out = method(batch, torch.Generator().manual_seed(1))
+    assert torch.isfinite(out.loss) and out.loss.item() > 0
+    out.loss.backward()
+    enc_grads = [p.grad for p in method.encoder.parameters()]
+    assert all(g is not None for g in enc_grads)
+    assert sum(g.abs().sum().item() for g in enc_grads) > 0
+    assert all(p.grad is None and not p.requires_grad for p in method.teacher.parameters())
+    assert set(out.logs) >= {"pred_var", "target_var", "ema_decay", "masked_pct"}
+    assert abs(out.logs["masked_pct"] - 80.0) < 1e-4  # 5 of 25 joints visible at ratio 0.8
+
+
+def test_ema_update_moves_teacher_towards_student():
+    method, _ = _method_and_batch()
+    method.cfg = method.cfg.model_copy(update={"ema": EmaParams(start=0.999, end=1.0, anneal_fraction=1.0)})
+    with torch.no_grad():
+        for p in method.encoder.parameters():
+            p.add_(1.0)
+    before = [t.clone() for t in method.teacher.parameters()]
+    method.after_step(step=1, total_steps=1000)  # decay ≈ start (0.999)
+    for b, t, s in zip(before, method.teacher.parameters(), method.encoder.parameters(), strict=True):
+        assert torch.allclose(t, b + (1 - method._decay) * (s - b), atol=1e-6)
+        assert not torch.equal(t, b)
+    frozen = [t.clone() for t in method.teacher.parameters()]
+    method.after_step(step=1000, total_steps=1000)  # decay = end = 1.0 → teacher fixed
+    assert all(torch.equal(a, b) for a, b in zip(frozen, method.teacher.parameters(), strict=True))
+
+
+def test_ema_decay_schedule():
+    assert ema_decay(0, 100, 0.99, 1.0, 0.5) == 0.99
+    assert abs(ema_decay(25, 100, 0.99, 1.0, 0.5) - 0.995) < 1e-12
+    assert ema_decay(50, 100, 0.99, 1.0, 0.5) == 1.0
+    assert ema_decay(99, 100, 0.99, 1.0, 0.5) == 1.0
+
+
+def test_targets_are_layer_normalised_averages():
+    layers = [torch.randn(2, 10, 8) * (i + 1) + i for i in range(3)]
+    for norm in ("instance", "layer"):
+        target = contextual_targets(layers, norm)
+        assert target.shape == (2, 10, 8)
+        assert torch.allclose(target.mean(-1), torch.zeros(2, 10), atol=1e-5)
+        assert torch.allclose(target.var(-1, unbiased=False), torch.ones(2, 10), atol=1e-3)
+    # instance norm: each layer is normalised over tokens, so a per-channel offset is removed
+    shifted = [h + torch.randn(1, 1, 8) * 5 for h in layers]
+    assert torch.allclose(contextual_targets(shifted, "instance"), contextual_targets(layers, "instance"),
+                          atol=1e-4)
+
+
+def test_forward_is_deterministic_and_exports_teacher():
+    m1, batch = _method_and_batch(seed=5)
+    m2, _ = _method_and_batch(seed=5)
+    l1 = m1(batch, torch.Generator().manual_seed(9)).loss
+    l2 = m2(batch, torch.Generator().manual_seed(9)).loss
+    assert l1.item() == l2.item()
+    assert m1.export_encoder() is (m1.teacher if m1.cfg.export == "teacher" else m1.encoder)
+    assert set(m1.export_encoder().state_dict()) == set(m1.encoder.state_dict())
