@@ -1,4 +1,5 @@
-"""DVC stage `pretrain`. Usage: python stages/pretrain.py PROCESSED_DIR OUT_DIR HISTORY_DIR (paths come from dvc.yaml)."""
+"""DVC stage `pretrain`. Usage: python stages/pretrain.py PROCESSED_DIR OUT_DIR HISTORY_DIR STATE_DIR
+(paths come from dvc.yaml)."""
 
 from skelssl.pipeline import pretrain
 from skelssl.runner import stage_main

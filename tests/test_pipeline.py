@@ -16,10 +16,9 @@ from helpers import ROOT
 TINY = {
     "synthesize": {"classes": 6, "subjects": 4, "frames": {"min": 20, "max": 30}},
     "preprocess": {"frames": 8},
-    "pretrain": {"epochs": 2, "batch_size": 8, "warmup_epochs": 1},
     "evaluate": {"linear": {"epochs": 3}},
 }
-TINY_METHOD = {"backbone": {"dim": 16, "depth": 1, "heads": 2, "t_patch": 4},
+TINY_METHOD = {"optim": {"epochs": 2, "batch_size": 8, "warmup_epochs": 1}, "backbone": {"dim": 16, "depth": 1, "heads": 2, "t_patch": 4},
                "decoder": {"dim": 16, "depth": 1, "heads": 2}, "top_k": 1}
 
 

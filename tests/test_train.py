@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from helpers import default_params, tiny_skeleton2vec
+from helpers import LAYOUT, default_params, tiny_skeleton2vec
 from skelssl.augment import random_rotation
 from skelssl.methods import build_method
 from skelssl.train import lr_at, param_groups, pretrain
@@ -18,7 +18,7 @@ def test_lr_warmup_then_cosine_to_min():
 
 
 def test_no_weight_decay_on_biases_norms_and_embeddings():
-    method = build_method("skeleton2vec", tiny_skeleton2vec(), 25, 8)
+    method = build_method("skeleton2vec", tiny_skeleton2vec(), LAYOUT, 8)
     decay, no_decay = param_groups(method, 0.05)
     names = {id(p): n for n, p in method.named_parameters()}
     assert all(names[id(p)].endswith("weight") and p.ndim > 1 for p in decay["params"])
@@ -38,10 +38,10 @@ def test_rotation_preserves_lengths_and_zeros():
 
 def _run(seed):
     torch.manual_seed(0)
-    method = build_method("skeleton2vec", tiny_skeleton2vec(), 25, 8)
+    method = build_method("skeleton2vec", tiny_skeleton2vec(), LAYOUT, 8)
     gen = torch.Generator().manual_seed(0)
     x, motion = torch.randn(12, 2, 8, 25, 3, generator=gen), torch.rand(12, 2, 8, 25, generator=gen)
-    cfg = default_params().pretrain.model_copy(update={"epochs": 2, "batch_size": 4, "warmup_epochs": 1})
+    cfg = default_params().methods.skeleton2vec.optim.model_copy(update={"epochs": 2, "batch_size": 4, "warmup_epochs": 1})
     return pretrain(method, x, motion, cfg, seed, torch.device("cpu")), method
 
 
@@ -58,3 +58,14 @@ def test_pretrain_history_and_determinism():
     assert [r["loss"] for r in again.rows] == [r["loss"] for r in history.rows]
     other, _ = _run(seed=8)
     assert [r["loss"] for r in other.rows] != [r["loss"] for r in history.rows]
+
+
+def test_bf16_autocast_step_is_finite():
+    torch.manual_seed(0)
+    method = build_method("skeleton2vec", tiny_skeleton2vec(), LAYOUT, 8)
+    gen = torch.Generator().manual_seed(0)
+    x, motion = torch.randn(8, 2, 8, 25, 3, generator=gen), torch.rand(8, 2, 8, 25, generator=gen)
+    optim = default_params().methods.skeleton2vec.optim.model_copy(update={"epochs": 1, "batch_size": 4})
+    run = default_params().pretrain.model_copy(update={"amp": True})
+    history = pretrain(method, x, motion, optim, 0, torch.device("cpu"), run)
+    assert len(history.rows) == 2 and all(math.isfinite(r["loss"]) for r in history.rows)

@@ -48,12 +48,12 @@ def preprocess(ingested_dir: Path, out_dir: Path, params: ParamsOption = Path("p
 
 
 @app.command()
-def pretrain(processed_dir: Path, out_dir: Path, history_dir: Path,
+def pretrain(processed_dir: Path, out_dir: Path, history_dir: Path, state_dir: Path,
              params: ParamsOption = Path("params.yaml")) -> None:
-    """Pretrain the selected method; write the encoder checkpoint and the step history."""
+    """Pretrain the selected method; write the encoder, the step history and a resumable state."""
     from skelssl.pipeline import pretrain as stage
 
-    run_stage(stage.run, [str(processed_dir), str(out_dir), str(history_dir)], params)
+    run_stage(stage.run, [str(processed_dir), str(out_dir), str(history_dir), str(state_dir)], params)
 
 
 @app.command()

@@ -96,6 +96,17 @@ class PreprocessParams(Strict):
 
 
 class PretrainParams(Strict):
+    """Run mechanics shared by every method (optimisation settings live in each method's block)."""
+
+    device: Literal["auto", "cpu", "cuda"]
+    threads: Annotated[int, Field(ge=0)]  # torch CPU threads; 0 keeps torch's default
+    amp: bool  # bf16 autocast (CUDA or CPU)
+    grad_accum: PositiveInt  # micro-batches per optimiser step (per process)
+    checkpoint_every: Annotated[int, Field(ge=0)]  # epochs between resumable checkpoints; 0 = none
+
+
+class OptimParams(Strict):
+    name: Literal["adamw", "adam"]
     epochs: PositiveInt
     batch_size: PositiveInt
     lr: PositiveFloat
@@ -104,9 +115,13 @@ class PretrainParams(Strict):
     weight_decay: NonNegFloat
     betas: tuple[Fraction, Fraction]
     grad_clip: NonNegFloat  # 0 disables clipping
-    rotation: NonNegFloat  # random rotation angle bound per axis, radians
-    device: Literal["auto", "cpu", "cuda"]
-    threads: Annotated[int, Field(ge=0)]  # torch CPU threads; 0 keeps torch's default
+
+
+class RotationAugment(Strict):
+    rotation: NonNegFloat  # random rotation angle bound per axis, radians (MAMP, Skeleton2vec)
+
+
+# ---------------------------------------------------------------------------- backbones
 
 
 class TransformerParams(Strict):
@@ -126,10 +141,36 @@ class TransformerParams(Strict):
         return self
 
 
+class STGCNParams(Strict):
+    """ST-GCN (PSTL's quarter width: channels 16..64, output 256; methods.md §5.1)."""
+
+    name: Literal["stgcn"]
+    hidden_channels: PositiveInt  # 16: units use 1x,1x,1x,1x,2x,2x,2x,4x,4x this, then hidden_dim
+    hidden_dim: PositiveInt  # 256
+    temporal_kernel: PositiveInt  # 9
+    dropout: Annotated[float, Field(ge=0, lt=1)]  # 0.5
+    edge_importance: bool
+
+
+class GINParams(Strict):
+    """GIN over the per-frame skeleton graph (graph SkeletonMAE, methods.md §3.1)."""
+
+    name: Literal["gin"]
+    dim: PositiveInt  # D: joint coordinates projected to D (64 in the paper)
+    hidden: PositiveInt  # hidden width (unverified in the paper)
+    layers: PositiveInt  # encoder GIN layers (3 best)
+
+
+BackboneParams = Annotated[TransformerParams | STGCNParams | GINParams, Field(discriminator="name")]
+
+
 class DecoderParams(Strict):
     dim: PositiveInt
     depth: PositiveInt
     heads: PositiveInt
+
+
+# ---------------------------------------------------------------------------- methods
 
 
 class TubeMaskParams(Strict):
@@ -145,6 +186,8 @@ class EmaParams(Strict):
 
 
 class Skeleton2vecParams(Strict):
+    optim: OptimParams
+    augment: RotationAugment
     backbone: TransformerParams
     decoder: DecoderParams
     mask: TubeMaskParams
@@ -161,11 +204,84 @@ class Skeleton2vecParams(Strict):
         return self
 
 
+class MotionMaskParams(Strict):
+    ratio: Fraction  # 0.9
+    tau: PositiveFloat  # softmax temperature of the motion prior (0.8 NTU-60, 0.75 NTU-120)
+
+
+class MampParams(Strict):
+    optim: OptimParams
+    augment: RotationAugment
+    backbone: TransformerParams
+    decoder: DecoderParams
+    mask: MotionMaskParams
+    norm_target: bool  # per-token zero-mean/unit-variance motion target
+    skip_absent_persons: bool
+
+
+class SpatialTemporalMaskParams(Strict):
+    joint_ratio: Annotated[float, Field(ge=0, lt=1)]  # joints masked in every segment
+    frame_ratio: Annotated[float, Field(ge=0, lt=1)]  # segments masked for every joint
+
+
+class SkeletonMAESTParams(Strict):
+    optim: OptimParams
+    augment: RotationAugment
+    backbone: TransformerParams
+    decoder: DecoderParams
+    mask: SpatialTemporalMaskParams
+    norm_target: bool  # per-token normalised coordinate target (MAE's norm_pix_loss)
+    skip_absent_persons: bool
+
+
+class BodyPartMaskParams(Strict):
+    parts: PositiveInt  # body parts (of the layout's parts) replaced by the mask token per graph
+
+
+class GraphAugment(Strict):
+    noise: NonNegFloat  # std of coordinate noise added to joints during pretraining
+
+
+class SkeletonMAEGraphParams(Strict):
+    optim: OptimParams
+    augment: GraphAugment
+    backbone: GINParams
+    mask: BodyPartMaskParams
+    sce_beta: PositiveFloat  # exponent of the scaled cosine error (2)
+
+
+class PSTLAugment(Strict):
+    shear: NonNegFloat  # off-diagonal shear entries U(-shear, shear)
+    rotation_main: NonNegFloat  # degrees, one random main axis
+    rotation_other: NonNegFloat  # degrees, the two other axes
+    flip_prob: Annotated[float, Field(ge=0, le=1)]  # left/right joint swap
+
+
+class PSTLMaskParams(Strict):
+    csm_joints: Annotated[int, Field(ge=0)]  # central spatial masking draws (8)
+    matm_frames: Annotated[int, Field(ge=0)]  # highest-motion frames dropped (10)
+    matm_random_frames: Annotated[int, Field(ge=0)]  # further random frames dropped (10)
+
+
+class PSTLParams(Strict):
+    optim: OptimParams
+    augment: PSTLAugment
+    backbone: STGCNParams
+    mask: PSTLMaskParams
+    projector_dim: PositiveInt  # 6144
+    lambd: PositiveFloat  # Barlow Twins off-diagonal weight (2e-4)
+
+
 class MethodsParams(Strict):
     skeleton2vec: Skeleton2vecParams
+    skeletonmae_st: SkeletonMAESTParams
+    skeletonmae_graph: SkeletonMAEGraphParams
+    pstl: PSTLParams
+    mamp: MampParams
 
 
-MethodName = Literal["skeleton2vec"]
+MethodName = Literal["skeleton2vec", "skeletonmae_st", "skeletonmae_graph", "pstl", "mamp"]
+MethodParams = Skeleton2vecParams | SkeletonMAESTParams | SkeletonMAEGraphParams | PSTLParams | MampParams
 
 
 # ---------------------------------------------------------------------------- evaluate
@@ -204,7 +320,7 @@ class Params(Strict):
     evaluate: EvaluateParams
 
     @property
-    def method_params(self) -> Skeleton2vecParams:
+    def method_params(self) -> MethodParams:
         return getattr(self.methods, self.method)
 
 

@@ -15,6 +15,7 @@ class Layout:
     joint_names: tuple[str, ...]
     bones: tuple[tuple[int, int], ...]  # (child, parent), 0-based
     center: int  # joint used as origin when centring
+    graph_center: int  # root of the ST-GCN "spatial" partition (distance to it orders neighbours)
     parts: dict[str, tuple[int, ...]] = field(default_factory=dict)
     left_right: tuple[tuple[int, int], ...] = ()
 
@@ -52,6 +53,7 @@ NTU25 = Layout(
     joint_names=_NTU_NAMES,
     bones=tuple((c - 1, p - 1) for c, p in _NTU_BONES_1),
     center=1,  # spine middle (joint 2), the CTR-GCN/MAMP origin
+    graph_center=20,  # spine shoulder (joint 21), the ST-GCN/PSTL graph centre
     parts={
         "torso": (0, 1, 2, 3, 20),
         "left_arm": (4, 5, 6, 7, 21, 22),

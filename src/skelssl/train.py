@@ -1,26 +1,39 @@
-"""The one pretraining loop: AdamW, warmup + half-cosine lr per step, grad clipping, history.
+"""The one pretraining loop: Adam/AdamW, warmup + half-cosine lr per step, grad clipping, bf16
+autocast, gradient accumulation, DDP (torchrun), per-step history, resumable checkpoints.
 
-Data live on the training device as tensors; each epoch draws a permutation from a generator
-seeded by (seed, epoch) and each step's masks and augmentation use a generator seeded by
-(seed, step), so a run is a pure function of params and seed on CPU.
+Every random draw is a pure function of (seed, epoch) or (seed, step, shard): each epoch's
+permutation comes from a generator seeded by (seed, epoch); each global batch is cut into
+`processes × grad_accum` shards and each shard's masks and augmentation come from a generator
+seeded by (seed, step, shard), and so is torch's global RNG (dropout, drop-path) before each
+shard. So a run resumed from a checkpoint ends with the same weights as an uninterrupted one, and
+N DDP processes compute what one process computes with `grad_accum = N` (up to the order of the
+gradient reduction).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from contextlib import nullcontext
 
 import torch
 from torch import nn
 
-from skelssl.augment import random_rotation
-from skelssl.config import PretrainParams
+from skelssl.config import OptimParams, PretrainParams
 from skelssl.console import log, track
+from skelssl.distributed import barrier, current, mean_across
+from skelssl.errors import SkelsslError
+from skelssl.io import atomic_file
 from skelssl.methods.base import Batch, Method
-from skelssl.repro import torch_generator
+from skelssl.repro import derive_seed, torch_generator
 
 HISTORY_COLUMNS = ("step", "epoch", "lr", "loss", "grad_norm")
+STATE_FILE = "state.pt"
 
 
 def lr_at(step: int, total_steps: int, warmup_steps: int, lr: float, min_lr: float) -> float:
@@ -42,9 +55,17 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+def make_optimizer(model: nn.Module, cfg: OptimParams) -> torch.optim.Optimizer:
+    groups = param_groups(model, cfg.weight_decay)
+    if cfg.name == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas)
+    # Adam with L2 weight decay (PSTL and graph SkeletonMAE use torch.optim.Adam)
+    return torch.optim.Adam(groups, lr=cfg.lr, betas=cfg.betas)
+
+
 @dataclass
 class History:
-    rows: list[dict[str, float]]
+    rows: list[dict[str, float]] = field(default_factory=list)
 
     def to_tsv(self) -> str:
         columns = list(self.rows[0]) if self.rows else list(HISTORY_COLUMNS)
@@ -58,41 +79,110 @@ def _fmt(value: float) -> str:
     return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else f"{value:.6g}"
 
 
-def pretrain(method: Method, x: torch.Tensor, motion: torch.Tensor, cfg: PretrainParams,
-             seed: int, device: torch.device) -> History:
-    """Train `method` on x (N, M, T, V, C) and motion (N, M, T, V); return the per-step history."""
+def run_fingerprint(*parts: object) -> str:
+    """Identifies a run (method params, seed, data): a checkpoint resumes only the same run."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _save_state(folder: Path, method: Method, optimizer: torch.optim.Optimizer, epochs_done: int,
+                history: History, fingerprint: str) -> None:
+    state = {"fingerprint": fingerprint, "epochs_done": epochs_done, "model": method.state_dict(),
+             "optimizer": optimizer.state_dict(), "history": history.rows}
+    with atomic_file(folder / STATE_FILE) as tmp:
+        torch.save(state, tmp)
+
+
+def _load_state(folder: Path, method: Method, optimizer: torch.optim.Optimizer,
+                fingerprint: str) -> tuple[int, History]:
+    """Resume from `folder` if it holds a checkpoint of this very run; else start from scratch."""
+    path = folder / STATE_FILE
+    for stale in folder.glob(f".{STATE_FILE}.tmp-*"):  # left by a run killed while saving
+        stale.unlink()
+    if not path.exists():
+        return 0, History()
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state.get("fingerprint") != fingerprint:
+        log.info("pretrain: checkpoint in %s belongs to another run; starting afresh", folder)
+        return 0, History()
+    method.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    log.info("pretrain: resuming after epoch %d from %s", state["epochs_done"], path)
+    return state["epochs_done"], History(list(state["history"]))
+
+
+def pretrain(method: Method, x: torch.Tensor, motion: torch.Tensor, cfg: OptimParams, seed: int,
+             device: torch.device, run: PretrainParams | None = None, state_dir: Path | None = None,
+             fingerprint: str = "") -> History:
+    """Train `method` on x (N, M, T, V, C) and motion (N, M, T, V); return the per-step history.
+
+    The method augments and masks its batches itself, with the step's generator. With
+    `state_dir`, a checkpoint is written atomically every `run.checkpoint_every` epochs and
+    the loop resumes from it when the fingerprint matches.
+    """
+    amp = run is not None and run.amp
+    every = run.checkpoint_every if run is not None else 0
+    micro = run.grad_accum if run is not None else 1
+    info = current()
+    shards = info.world * micro  # the global batch is cut into this many shards
     n = x.shape[0]
     batch_size = min(cfg.batch_size, n)
+    if batch_size < shards:
+        raise SkelsslError(f"optim.batch_size {batch_size} is smaller than processes × "
+                           f"pretrain.grad_accum = {shards}")
     steps_per_epoch = n // batch_size  # drop the last incomplete batch, as the references do
     total = steps_per_epoch * cfg.epochs
     warmup = steps_per_epoch * cfg.warmup_epochs
     method.to(device).train()
     x, motion = x.to(device), motion.to(device)
-    optimizer = torch.optim.AdamW(param_groups(method, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas)
-    log.info("pretrain: %d samples, %d steps (%d/epoch), device %s", n, total, steps_per_epoch, device)
-    rows: list[dict[str, float]] = []
-    step, started = 0, time.perf_counter()
-    for epoch in track(range(cfg.epochs), "pretrain epochs"):
+    model: nn.Module = method
+    if info.world > 1:
+        ids = [device.index] if device.type == "cuda" else None
+        model = nn.parallel.DistributedDataParallel(method, device_ids=ids)
+    optimizer = make_optimizer(method, cfg)
+    start_epoch, history = 0, History()
+    if state_dir is not None:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        start_epoch, history = _load_state(state_dir, method, optimizer, fingerprint)
+    log.info("pretrain: %d samples, %d steps (%d/epoch), device %s%s", n, total, steps_per_epoch,
+             device, ", bf16 autocast" if amp else "")
+    started = time.perf_counter()
+    for epoch in track(range(start_epoch, cfg.epochs), "pretrain epochs", total=cfg.epochs - start_epoch):
         order = torch.randperm(n, generator=torch_generator(seed, "epoch", epoch)).to(device)
         for b in range(steps_per_epoch):
-            idx = order[b * batch_size:(b + 1) * batch_size]
-            gen = torch_generator(seed, "step", step, device=device)
-            batch = Batch(random_rotation(x[idx], cfg.rotation, gen), motion[idx])
+            step = epoch * steps_per_epoch + b
             lr = lr_at(step, total, warmup, cfg.lr, cfg.min_lr)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            out = method(batch, gen)
-            if not torch.isfinite(out.loss):
-                raise FloatingPointError(f"non-finite loss at step {step}: {out.loss.item()}")
+            shard_ids = order[b * batch_size:(b + 1) * batch_size].tensor_split(shards)
             optimizer.zero_grad(set_to_none=True)
-            out.loss.backward()
+            losses, logs = [], []
+            for j in range(micro):
+                shard = info.rank + j * info.world  # this process's j-th shard of the global batch
+                idx = shard_ids[shard]
+                gen = torch_generator(seed, "step", step, "shard", shard, device=device)
+                torch.manual_seed(derive_seed(seed, "global", step, shard))  # dropout, drop-path
+                last = j == micro - 1
+                with nullcontext() if last or info.world == 1 else model.no_sync():
+                    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                        out = model(Batch(x[idx], motion[idx]), gen)
+                    if not torch.isfinite(out.loss):
+                        raise FloatingPointError(f"non-finite loss at step {step}: {out.loss.item()}")
+                    (out.loss / micro).backward()
+                losses.append(out.loss.item())
+                logs.append(out.logs)
             max_norm = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
             grad_norm = torch.nn.utils.clip_grad_norm_(method.parameters(), max_norm)
             optimizer.step()
             extra = method.after_step(step + 1, total)
-            rows.append({"step": step, "epoch": epoch, "lr": lr, "loss": out.loss.item(),
-                         "grad_norm": grad_norm.item(), **out.logs, **extra})
-            step += 1
-        log.info("epoch %d/%d loss %.4f (%.0f s)", epoch + 1, cfg.epochs, rows[-1]["loss"],
+            loss = mean_across(sum(losses) / micro, device)
+            averaged = {k: sum(d[k] for d in logs) / micro for k in logs[0]}
+            history.rows.append({"step": step, "epoch": epoch, "lr": lr, "loss": loss,
+                                 "grad_norm": grad_norm.item(), **averaged, **extra})
+        done = epoch + 1
+        if state_dir is not None and every and (done % every == 0 or done == cfg.epochs):
+            if info.is_main:
+                _save_state(state_dir, method, optimizer, done, history, fingerprint)
+            barrier()
+        log.info("epoch %d/%d loss %.4f (%.0f s)", done, cfg.epochs, history.rows[-1]["loss"],
                  time.perf_counter() - started)
-    return History(rows)
+    return history

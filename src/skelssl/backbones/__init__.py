@@ -1,29 +1,34 @@
-"""Backbones: know nothing about pretraining. Input layout (N, M, T, V, C); output (N, out_dim)."""
+"""Backbones: know nothing about pretraining. Input layout (N, M, T, V, C); output (N, out_dim).
+
+Every backbone class is constructed as `cls(cfg, layout, frames)` and works for any layout of
+`skelssl.skeleton.LAYOUTS`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from pydantic import TypeAdapter
 from torch import nn
 
 from skelssl.backbones.transformer import SkeletonTransformer
-from skelssl.config import TransformerParams
+from skelssl.config import BackboneParams
+from skelssl.skeleton import LAYOUTS, Layout
 
-BACKBONES: dict[str, tuple[type[nn.Module], type]] = {
-    "transformer": (SkeletonTransformer, TransformerParams),
+BACKBONES: dict[str, type[nn.Module]] = {
+    "transformer": SkeletonTransformer,
 }
 
 
-def build_backbone(cfg: TransformerParams, num_joints: int, frames: int) -> nn.Module:
-    module_cls, _ = BACKBONES[cfg.name]
-    return module_cls(cfg, num_joints=num_joints, frames=frames)
+def build_backbone(cfg: BackboneParams, layout: Layout, frames: int) -> nn.Module:
+    return BACKBONES[cfg.name](cfg, layout=layout, frames=frames)
 
 
-def backbone_spec(cfg: TransformerParams, num_joints: int, frames: int) -> dict[str, Any]:
+def backbone_spec(cfg: BackboneParams, layout: Layout, frames: int) -> dict[str, Any]:
     """JSON-able description stored in checkpoints, enough to rebuild the backbone."""
-    return {"config": cfg.model_dump(), "num_joints": num_joints, "frames": frames}
+    return {"config": cfg.model_dump(mode="json"), "layout": layout.name, "frames": frames}
 
 
 def backbone_from_spec(spec: dict[str, Any]) -> nn.Module:
-    _, cfg_cls = BACKBONES[spec["config"]["name"]]
-    return build_backbone(cfg_cls.model_validate(spec["config"]), spec["num_joints"], spec["frames"])
+    cfg = TypeAdapter(BackboneParams).validate_python(spec["config"])
+    return build_backbone(cfg, LAYOUTS[spec["layout"]], spec["frames"])

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from skelssl.config import TransformerParams
+from skelssl.skeleton import Layout
 
 
 class DropPath(nn.Module):
@@ -83,8 +84,9 @@ def init_weights(module: nn.Module) -> None:
 class SkeletonTransformer(nn.Module):
     """Encoder over (segment × joint) tokens. Canonical input layout: (N, M, T, V, C)."""
 
-    def __init__(self, cfg: TransformerParams, num_joints: int, frames: int, channels: int = 3) -> None:
+    def __init__(self, cfg: TransformerParams, layout: Layout, frames: int, channels: int = 3) -> None:
         super().__init__()
+        num_joints = layout.num_joints
         if frames % cfg.t_patch:
             raise ValueError(f"frames ({frames}) must be divisible by t_patch ({cfg.t_patch})")
         self.cfg = cfg

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
+from skelssl.config import MethodParams
 from skelssl.methods.base import Batch, Method, StepOutput
 from skelssl.methods.skeleton2vec import Skeleton2vec
+from skelssl.skeleton import Layout
 
 METHODS: dict[str, type[Method]] = {
     "skeleton2vec": Skeleton2vec,
 }
 
 
-def build_method(name: str, cfg: BaseModel, num_joints: int, frames: int) -> Method:
-    return METHODS[name](cfg, num_joints=num_joints, frames=frames)
+def build_method(name: str, cfg: MethodParams, layout: Layout, frames: int) -> Method:
+    """`METHODS[name](cfg, layout, frames)`; each method wraps `self.encoder` (a backbone)."""
+    return METHODS[name](cfg, layout=layout, frames=frames)
 
 
 __all__ = ["METHODS", "Batch", "Method", "StepOutput", "build_method"]

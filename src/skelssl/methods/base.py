@@ -23,7 +23,9 @@ class StepOutput(NamedTuple):
 class Method(nn.Module):
     """A method owns `self.encoder` (the only part that leaves pretraining) and its private heads.
 
-    Subclasses implement `forward(batch, generator) -> StepOutput` and may override
+    Constructed as `cls(cfg, layout, frames)`. Subclasses implement
+    `forward(batch, generator) -> StepOutput`, applying their own augmentation and masks with the
+    given generator (the batch arrives un-augmented, on the training device), and may override
     `after_step(step, total_steps)` (e.g. an EMA teacher update) and `export_encoder()`.
     """
 

@@ -9,6 +9,7 @@ Follows methods.md §2 (the authors' development repo; the paper's own settings 
   averaged, then a parameter-free LayerNorm over channels;
 - loss: MSE between the feature head's prediction and the target, on masked tokens only;
 - masking: motion-aware tube masking (skelssl.masking.tube);
+- augmentation: one random rotation per sample, U(−0.3, 0.3) rad per axis;
 - EMA decay annealed linearly from `ema.start` to `ema.end` over `anneal_fraction` of the run.
 Choices of ours: `skip_absent_persons` (off in the paper preset) leaves all-zero second persons
 out of the step, where the references encode them and regress their trivial targets; the teacher is an EMA of the *encoder* only (the dev code EMAs the whole
@@ -25,39 +26,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from skelssl.backbones.transformer import Block, SkeletonTransformer, init_weights
-from skelssl.config import DecoderParams, Skeleton2vecParams
-from skelssl.masking import Mask, motion_aware_tube_mask, token_motion
+from skelssl.augment import random_rotation
+from skelssl.backbones.transformer import SkeletonTransformer
+from skelssl.config import Skeleton2vecParams
+from skelssl.masking import motion_aware_tube_mask, token_motion
 from skelssl.methods.base import Batch, Method, StepOutput
-
-
-class TokenDecoder(nn.Module):
-    """Fills masked positions with a learned token and decodes the full token grid."""
-
-    def __init__(self, cfg: DecoderParams, in_dim: int, out_dim: int, segments: int, joints: int) -> None:
-        super().__init__()
-        self.segments, self.joints = segments, joints
-        self.embed = nn.Linear(in_dim, cfg.dim)
-        self.mask_token = nn.Parameter(torch.zeros(1, 1, cfg.dim))
-        self.pos_spatial = nn.Parameter(torch.zeros(1, 1, joints, cfg.dim))
-        self.pos_temporal = nn.Parameter(torch.zeros(1, segments, 1, cfg.dim))
-        self.blocks = nn.ModuleList(Block(cfg.dim, cfg.heads, 4.0) for _ in range(cfg.depth))
-        self.norm = nn.LayerNorm(cfg.dim, eps=1e-6)
-        self.head = nn.Linear(cfg.dim, out_dim)
-        self.apply(init_weights)
-        for p in (self.mask_token, self.pos_spatial, self.pos_temporal):
-            nn.init.trunc_normal_(p, std=0.02)
-
-    def forward(self, visible: torch.Tensor, mask: Mask) -> torch.Tensor:
-        b, num_tokens = mask.masked.shape
-        vis = self.embed(visible)
-        full = self.mask_token.expand(b, num_tokens, -1).clone()
-        full.scatter_(1, mask.ids_keep.unsqueeze(-1).expand(-1, -1, vis.shape[-1]), vis)
-        pos = (self.pos_spatial + self.pos_temporal).flatten(1, 2)
-        tokens = full + pos
-        for block in self.blocks:
-            tokens = block(tokens)
-        return self.head(self.norm(tokens))
+from skelssl.methods.decoder import TokenDecoder
+from skelssl.skeleton import Layout
 
 
 def contextual_targets(layers: list[torch.Tensor], norm: str) -> torch.Tensor:
@@ -80,13 +55,13 @@ def ema_decay(step: int, total_steps: int, start: float, end: float, anneal_frac
 
 
 class Skeleton2vec(Method):
-    def __init__(self, cfg: Skeleton2vecParams, num_joints: int, frames: int) -> None:
+    def __init__(self, cfg: Skeleton2vecParams, layout: Layout, frames: int) -> None:
         super().__init__()
         self.cfg = cfg
-        self.encoder = SkeletonTransformer(cfg.backbone, num_joints, frames)
+        self.encoder = SkeletonTransformer(cfg.backbone, layout, frames)
         self.teacher = copy.deepcopy(self.encoder).requires_grad_(False)
         self.decoder = TokenDecoder(cfg.decoder, cfg.backbone.dim, cfg.backbone.dim,
-                                    self.encoder.segments, num_joints)
+                                    self.encoder.segments, layout.num_joints)
         self._decay = cfg.ema.start
 
     def train(self, mode: bool = True) -> Skeleton2vec:
@@ -95,7 +70,7 @@ class Skeleton2vec(Method):
         return self
 
     def forward(self, batch: Batch, generator: torch.Generator) -> StepOutput:
-        x = batch.x.flatten(0, 1)  # persons into the batch: (B, T, V, C)
+        x = random_rotation(batch.x, self.cfg.augment.rotation, generator).flatten(0, 1)  # (B, T, V, C)
         motion = token_motion(batch.motion.flatten(0, 1), self.cfg.backbone.t_patch)
         if self.cfg.skip_absent_persons:
             present = x.flatten(1).abs().amax(dim=1) > 0
@@ -113,7 +88,6 @@ class Skeleton2vec(Method):
             "pred_var": pred_m.var(dim=0).mean().item(),
             "target_var": target_m.var(dim=0).mean().item(),
             "masked_pct": 100.0 * mask.masked.sum().item() / mask.masked.numel(),
-            "ema_decay": self._decay,
         }
         return StepOutput(loss, logs)
 
@@ -125,7 +99,7 @@ class Skeleton2vec(Method):
         if self._decay < 1.0:
             for t, s in zip(self.teacher.parameters(), self.encoder.parameters(), strict=True):
                 t.lerp_(s.detach(), 1.0 - self._decay)
-        return {}
+        return {"ema_decay": self._decay}
 
     def export_encoder(self) -> nn.Module:
         return self.teacher if self.cfg.export == "teacher" else self.encoder

@@ -10,6 +10,7 @@ import polars as pl
 import torch
 
 from skelssl.errors import SkelsslError
+from skelssl.skeleton import LAYOUTS, Layout
 
 INDEX = "index.parquet"
 JOINTS = "joints.npy"
@@ -49,3 +50,11 @@ def load_processed(folder: Path) -> Processed:
     x = torch.from_numpy(np.load(require(folder / JOINTS, "processed joints")))
     motion = torch.from_numpy(np.load(require(folder / MOTION, "processed motion")))
     return Processed(index, x, motion)
+
+
+def layout_for(num_joints: int) -> Layout:
+    """The skeleton layout of processed data with `num_joints` joints."""
+    matches = [layout for layout in LAYOUTS.values() if layout.num_joints == num_joints]
+    if len(matches) != 1:
+        raise SkelsslError(f"no unique skeleton layout with {num_joints} joints")
+    return matches[0]
