@@ -11,12 +11,16 @@ from typing import Any
 from pydantic import TypeAdapter
 from torch import nn
 
+from skelssl.backbones.gin import GIN
+from skelssl.backbones.stgcn import STGCN
 from skelssl.backbones.transformer import SkeletonTransformer
 from skelssl.config import BackboneParams
 from skelssl.skeleton import LAYOUTS, Layout
 
 BACKBONES: dict[str, type[nn.Module]] = {
     "transformer": SkeletonTransformer,
+    "stgcn": STGCN,
+    "gin": GIN,
 }
 
 

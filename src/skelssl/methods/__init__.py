@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from skelssl.config import MethodParams
 from skelssl.methods.base import Batch, Method, StepOutput
+from skelssl.methods.mamp import MAMP
+from skelssl.methods.pstl import PSTL
 from skelssl.methods.skeleton2vec import Skeleton2vec
+from skelssl.methods.skeletonmae_graph import SkeletonMAEGraph
+from skelssl.methods.skeletonmae_st import SkeletonMAEST
 from skelssl.skeleton import Layout
 
 METHODS: dict[str, type[Method]] = {
     "skeleton2vec": Skeleton2vec,
+    "skeletonmae_st": SkeletonMAEST,
+    "skeletonmae_graph": SkeletonMAEGraph,
+    "pstl": PSTL,
+    "mamp": MAMP,
 }
 
 

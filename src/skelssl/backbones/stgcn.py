@@ -1,0 +1,106 @@
+"""ST-GCN (Yan et al. 2018) as PSTL uses it: quarter width, "spatial" partition (methods.md §5.1).
+
+Follows [PSTL-code] `module/gcn/st_gcn.py`:
+- data BatchNorm1d over V·C channels (per person; channel index v·C + c), on all joints;
+- 10 units with channels [h, h, h, h, 2h, 2h, 2h, 4h, 4h, hidden_dim] (16…64, 256 at h = 16),
+  temporal stride 2 at units 5 and 8; a unit is: 1×1 conv to K·C_out channels, graph aggregation
+  with the K = 3 partition matrices (times the unit's learnable edge importance, initialised to
+  ones), then BN → ReLU → temporal conv (kernel `temporal_kernel`, zero padding, stride) → BN →
+  Dropout, plus a residual (identity, or 1×1 conv (stride) + BN when the shape changes; none in
+  unit 1), then ReLU; dropout only in units 2–10;
+- output: global average over (T, V), then the mean over the M persons → (N, hidden_dim).
+- `forward(x, joints)`: PSTL's central spatial masking. The data BN sees every joint; the joints not
+  in `joints` are then removed from the input and from every unit's partition matrices and edge
+  importance (rows and columns), without renormalisation.
+Choices of ours: persons share one pass (flattened into the batch); the graph aggregation is a
+batched matmul per subset, summed (same result as the reference's einsum, faster on CPU); no
+Dropout module when dropout = 0; PyTorch's default initialisation (the reference defines an
+`init_weights` but never applies it to the encoder).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from skelssl.backbones.graph import spatial_partition, subgraph
+from skelssl.config import STGCNParams
+from skelssl.skeleton import Layout
+
+
+class STGCNUnit(nn.Module):
+    """Spatial graph conv (K subsets) + temporal conv, with residual. Input (B, C, T, V)."""
+
+    def __init__(self, c_in: int, c_out: int, subsets: int, kernel: int, stride: int,
+                 dropout: float, residual: bool) -> None:
+        super().__init__()
+        if kernel % 2 == 0:
+            raise ValueError(f"temporal_kernel must be odd, got {kernel}")
+        self.subsets, self.c_out = subsets, c_out
+        self.gcn = nn.Conv2d(c_in, c_out * subsets, kernel_size=1)
+        self.tcn = nn.Sequential(
+            nn.BatchNorm2d(c_out),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c_out, c_out, (kernel, 1), (stride, 1), ((kernel - 1) // 2, 0)),
+            nn.BatchNorm2d(c_out),
+            nn.Dropout(dropout, inplace=True) if dropout > 0 else nn.Identity(),
+        )
+        if not residual:
+            self.residual: nn.Module | None = None
+        elif c_in == c_out and stride == 1:
+            self.residual = nn.Identity()
+        else:
+            self.residual = nn.Sequential(nn.Conv2d(c_in, c_out, kernel_size=1, stride=(stride, 1)),
+                                          nn.BatchNorm2d(c_out))
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """x (B, C_in, T, V); a (K, V, V) = partition ⊙ edge importance, [source, target]."""
+        b, _, t, v = x.shape
+        k, c = self.subsets, self.c_out
+        y = self.gcn(x).view(b, k, c * t, v)
+        y = (y @ a.unsqueeze(0)).sum(dim=1).view(b, c, t, v)  # Σ_k Σ_v y[k, v] · a[k, v, w]
+        y = self.tcn(y)
+        if self.residual is not None:
+            y = y + self.residual(x)
+        return self.relu(y)
+
+
+class STGCN(nn.Module):
+    """ST-GCN encoder. Canonical input layout (N, M, T, V, C) → (N, hidden_dim)."""
+
+    def __init__(self, cfg: STGCNParams, layout: Layout, frames: int, channels: int = 3) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.num_joints, self.frames, self.channels = layout.num_joints, frames, channels
+        self.out_dim = cfg.hidden_dim
+        self.register_buffer("A", spatial_partition(layout), persistent=False)  # rebuilt from the layout
+        k = self.A.shape[0]
+        h = cfg.hidden_channels
+        widths = [channels, h, h, h, h, 2 * h, 2 * h, 2 * h, 4 * h, 4 * h, cfg.hidden_dim]
+        strides = [1, 1, 1, 1, 2, 1, 1, 2, 1, 1]
+        self.data_bn = nn.BatchNorm1d(channels * layout.num_joints)
+        self.units = nn.ModuleList(
+            STGCNUnit(widths[i], widths[i + 1], k, cfg.temporal_kernel, strides[i],
+                      dropout=0.0 if i == 0 else cfg.dropout, residual=i > 0)
+            for i in range(len(strides))
+        )
+        if cfg.edge_importance:
+            self.edge_importance = nn.ParameterList(
+                nn.Parameter(torch.ones_like(self.A)) for _ in self.units
+            )
+        else:
+            self.edge_importance = None
+
+    def forward(self, x: torch.Tensor, joints: torch.Tensor | None = None) -> torch.Tensor:
+        """x (N, M, T, V, C) with all V joints; `joints`: sorted indices of the joints kept."""
+        n, m, t, v, c = x.shape
+        x = x.permute(0, 1, 3, 4, 2).reshape(n * m, v * c, t)  # channel index v·C + c
+        x = self.data_bn(x).view(n * m, v, c, t).permute(0, 2, 3, 1)  # (B, C, T, V)
+        if joints is not None:
+            x = x.index_select(3, joints)
+        a = subgraph(self.A, joints)
+        for i, unit in enumerate(self.units):
+            importance = 1.0 if self.edge_importance is None else subgraph(self.edge_importance[i], joints)
+            x = unit(x, a * importance)
+        return x.mean(dim=(2, 3)).view(n, m, -1).mean(dim=1)

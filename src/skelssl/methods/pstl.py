@@ -1,0 +1,125 @@
+"""PSTL (Zhou et al., AAAI 2023): partial spatio-temporal skeleton representation learning.
+
+Follows methods.md §5 ([PSTL-code] `procedure.py` BTProcessor, `model.py`):
+- three streams of the same clip, each with its own augmentation draw (crop with mirrored
+  padding → shear → one-main-axis rotation → left/right swap; skelssl.augment_pstl):
+  anchor (no mask), MATM (motion-attention temporal masking: the `matm_frames` highest-energy
+  frames dropped, then `matm_random_frames` random ones) and CSM (central spatial masking:
+  `csm_joints` degree-weighted draws of joints removed from the input and from the graph of every
+  ST-GCN unit; one draw per batch); skelssl.masking.pstl;
+- one shared ST-GCN encoder (skelssl.backbones.stgcn; persons averaged inside it) and one shared
+  projector Linear(out→P, no bias) → BN → ReLU → Linear(P→P) → BN → ReLU → Linear(P→P),
+  P = `projector_dim`, each branch then standardised by a BatchNorm1d without affine parameters;
+- loss: Barlow Twins, C = BN(z_a)ᵀ BN(z_b) / N, L = Σ_i (1 − C_ii)² + λ Σ_{i≠j} C_ij²;
+  total = L(anchor, MATM) + L(anchor, CSM). No negatives, EMA or predictor;
+- the MATM energy is computed on the stream's augmented clip, as the reference does.
+Choices of ours (*unverified* against the paper): augmentation parameters are drawn per sample
+(the reference draws one set per batch); the projector's two inner Linears have no bias (as the
+reference code; a bias before BatchNorm is cancelled anyway) and its last Linear has none either
+(the affine-free BN after it removes any bias); the anchor is projected once and reused by both
+losses (the reference projects it twice, which gives the same values and gradients); the
+standardising BN uses batch statistics only (no running averages: they are never used).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from skelssl.augment_pstl import pstl_augment
+from skelssl.backbones.stgcn import STGCN
+from skelssl.config import PSTLParams
+from skelssl.masking.pstl import central_spatial_mask, gather_frames, motion_attention_temporal_mask
+from skelssl.methods.base import Batch, Method, StepOutput
+from skelssl.skeleton import Layout
+
+
+def standardise(z: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """BatchNorm1d(affine=False) in training mode: per-dimension zero mean, unit (biased) variance."""
+    return F.batch_norm(z, None, None, training=True, eps=eps)
+
+
+def cross_correlation(z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
+    """C (D, D) = BN(z_a)ᵀ BN(z_b) / N, in float32."""
+    a, b = standardise(z_a.float()), standardise(z_b.float())
+    return a.T @ b / a.shape[0]
+
+
+def barlow_twins_loss(c: torch.Tensor, lambd: float) -> torch.Tensor:
+    """Σ_i (1 − C_ii)² + λ Σ_{i≠j} C_ij² for a cross-correlation matrix C."""
+    diag = torch.diagonal(c)
+    on = (1.0 - diag).pow(2).sum()
+    off = c.pow(2).sum() - diag.pow(2).sum()
+    return on + lambd * off
+
+
+def projector(in_dim: int, dim: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(in_dim, dim, bias=False), nn.BatchNorm1d(dim), nn.ReLU(inplace=True),
+        nn.Linear(dim, dim, bias=False), nn.BatchNorm1d(dim), nn.ReLU(inplace=True),
+        nn.Linear(dim, dim, bias=False),
+    )
+
+
+class PSTL(Method):
+    def __init__(self, cfg: PSTLParams, layout: Layout, frames: int) -> None:
+        super().__init__()
+        if cfg.mask.csm_joints >= layout.num_joints:
+            raise ValueError(f"mask.csm_joints ({cfg.mask.csm_joints}) must be < {layout.num_joints} joints")
+        if cfg.mask.matm_frames + cfg.mask.matm_random_frames >= frames:
+            raise ValueError(f"mask.matm_frames + matm_random_frames must be < frames ({frames})")
+        self.cfg = cfg
+        self.layout = layout
+        self.encoder = STGCN(cfg.backbone, layout, frames)
+        self.projector = projector(self.encoder.out_dim, cfg.projector_dim)
+
+    def augment(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        a = self.cfg.augment
+        return pstl_augment(x, self.layout, a.shear, a.rotation_main, a.rotation_other, a.flip_prob,
+                            generator)
+
+    def forward(self, batch: Batch, generator: torch.Generator) -> StepOutput:
+        x, mask = batch.x, self.cfg.mask
+        anchor = self.augment(x, generator)
+        temporal = self.augment(x, generator)
+        frames = motion_attention_temporal_mask(temporal, mask.matm_frames, mask.matm_random_frames,
+                                                generator)
+        temporal = gather_frames(temporal, frames)
+        spatial = self.augment(x, generator)
+        kept, _ = central_spatial_mask(self.layout, mask.csm_joints, generator, x.device)
+
+        h_anchor = self.encoder(anchor)
+        h_temporal = self.encoder(temporal)
+        h_spatial = self.encoder(spatial, joints=kept)
+        z_anchor, z_temporal, z_spatial = (self.projector(h) for h in (h_anchor, h_temporal, h_spatial))
+        c_temporal = cross_correlation(z_anchor, z_temporal)
+        c_spatial = cross_correlation(z_anchor, z_spatial)
+        loss_temporal = barlow_twins_loss(c_temporal, self.cfg.lambd)
+        loss_spatial = barlow_twins_loss(c_spatial, self.cfg.lambd)
+        loss = loss_temporal + loss_spatial
+        with torch.no_grad():
+            logs = {
+                "bt_temporal": loss_temporal.item(),
+                "bt_spatial": loss_spatial.item(),
+                **collapse_stats(c_temporal, c_spatial, h_anchor),
+                "kept_joints": float(len(kept)),
+                "kept_frames": float(frames.shape[1]),
+            }
+        return StepOutput(loss, logs)
+
+
+def collapse_stats(c_temporal: torch.Tensor, c_spatial: torch.Tensor, h: torch.Tensor) -> dict[str, float]:
+    """Mean diagonal and mean squared off-diagonal of both C; per-dimension std of the encoder
+    output and of its L2-normalised version (≈ 1/√D when spread out, → 0 when collapsed)."""
+    c = torch.stack([c_temporal, c_spatial])
+    d = c.shape[-1]
+    diag = torch.diagonal(c, dim1=-2, dim2=-1)
+    off_sq = (c.pow(2).sum() - diag.pow(2).sum()) / (2 * d * (d - 1))
+    h = h.float()
+    return {
+        "c_diag": diag.mean().item(),
+        "c_offdiag_sq": off_sq.item(),
+        "emb_std": h.std(dim=0).mean().item(),
+        "emb_norm_std": F.normalize(h, dim=1).std(dim=0).mean().item(),
+    }

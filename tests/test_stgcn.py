@@ -1,0 +1,127 @@
+import pytest
+import torch
+
+from helpers import LAYOUT
+from skelssl.backbones.graph import adjacency, hop_distance, spatial_partition, subgraph
+from skelssl.backbones.stgcn import STGCN, STGCNUnit
+from skelssl.config import STGCNParams
+from skelssl.skeleton import LAYOUTS
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: one thread is fastest and immune to a busy machine's OpenMP stalls."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+
+def tiny(edge_importance=True, dropout=0.0):
+    return STGCNParams(name="stgcn", hidden_channels=4, hidden_dim=12, temporal_kernel=3,
+                       dropout=dropout, edge_importance=edge_importance)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS.values(), ids=lambda lay: lay.name)
+def test_output_shape_for_every_layout_and_joint_subset(layout):
+    torch.manual_seed(0)
+    enc = STGCN(tiny(dropout=0.5), layout, frames=8)
+    x = torch.randn(3, 2, 8, layout.num_joints, 3)
+    assert enc.out_dim == 12
+    assert enc(x).shape == (3, 12)
+    kept = torch.arange(0, layout.num_joints, 2)
+    assert enc(x, joints=kept).shape == (3, 12)
+    assert enc(x[:, :, :5]).shape == (3, 12)  # any number of frames (MATM shortens the clip)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS.values(), ids=lambda lay: lay.name)
+def test_spatial_partition_structure(layout):
+    a = spatial_partition(layout)
+    v = layout.num_joints
+    assert a.shape == (3, v, v)
+    assert torch.equal(a[0], torch.diag(torch.diagonal(a[0])))  # subset 0: self-links only
+    assert torch.allclose(a.sum(dim=(0, 1)), torch.ones(v))  # each receiving joint: mean over N(w)
+    support = a > 0
+    assert not (support[1] & support[2]).any() and not (support[0] & (support[1] | support[2])).any()
+    assert torch.equal(support.any(0), adjacency(layout) > 0)
+    dist = hop_distance(layout)[:, layout.graph_center]
+    src, dst = torch.nonzero(support[2], as_tuple=True)
+    assert (dist[src] < dist[dst]).all()  # subset 2: messages from the joint closer to the centre
+    src, dst = torch.nonzero(support[1], as_tuple=True)
+    assert (dist[src] >= dist[dst]).all()
+    # every joint but the centre has a closer neighbour; the centre has none
+    has_closer = support[2].any(dim=0)
+    assert not has_closer[layout.graph_center] and has_closer.sum() == v - 1
+
+
+def test_ntu_partition_values():
+    a = spatial_partition(LAYOUT)
+    c = LAYOUT.graph_center  # spine shoulder (joint 21): neighbours 2, 3, 5, 9 (1-based)
+    assert torch.allclose(a[0, c, c], torch.tensor(0.2))
+    assert sorted(torch.nonzero(a[1, :, c]).flatten().tolist()) == [1, 2, 4, 8]
+    assert torch.allclose(a[1, [1, 2, 4, 8], c], torch.full((4,), 0.2))
+    assert not a[2, :, c].any()
+    # spine base (joint 1): spine mid is closer to the centre, both hips are farther
+    assert torch.nonzero(a[2, :, 0]).flatten().tolist() == [1]
+    assert torch.nonzero(a[1, :, 0]).flatten().tolist() == [12, 16]
+    assert torch.allclose(a[:, :, 0].sum(), torch.tensor(1.0)) and torch.isclose(a[0, 0, 0], torch.tensor(0.25))
+
+
+def test_subgraph_drops_rows_and_columns_without_renormalising():
+    a = spatial_partition(LAYOUT)
+    kept = torch.tensor([0, 1, 2, 20])
+    sub = subgraph(a, kept)
+    assert sub.shape == (3, 4, 4)
+    assert torch.equal(sub, a[:, kept][:, :, kept])
+    assert (sub.sum(dim=(0, 1)) < 1).any()  # removed neighbours are not compensated
+    assert subgraph(a, None) is a
+
+
+def test_unit_matches_reference_einsum():
+    torch.manual_seed(0)
+    unit = STGCNUnit(5, 6, subsets=3, kernel=3, stride=2, dropout=0.0, residual=True).eval()
+    x = torch.randn(2, 5, 8, 25)
+    a = spatial_partition(LAYOUT) * (1 + torch.rand(3, 25, 25))
+    y = unit.gcn(x).view(2, 3, 6, 8, 25)
+    expected = torch.relu(unit.tcn(torch.einsum("nkctv,kvw->nctw", y, a)) + unit.residual(x))
+    assert torch.allclose(unit(x, a), expected, atol=1e-5)
+
+
+def test_architecture_widths_strides_and_residuals():
+    cfg = STGCNParams(name="stgcn", hidden_channels=16, hidden_dim=256, temporal_kernel=9,
+                      dropout=0.5, edge_importance=True)
+    enc = STGCN(cfg, LAYOUT, frames=50)
+    outs = [u.c_out for u in enc.units]
+    assert outs == [16, 16, 16, 16, 32, 32, 32, 64, 64, 256]
+    strides = [u.tcn[2].stride[0] for u in enc.units]
+    assert [i + 1 for i, s in enumerate(strides) if s == 2] == [5, 8]
+    assert enc.units[0].residual is None and all(u.residual is not None for u in enc.units[1:])
+    assert isinstance(enc.units[0].tcn[4], torch.nn.Identity)
+    assert all(u.tcn[4].p == 0.5 for u in enc.units[1:])
+    assert enc.data_bn.num_features == 75
+
+
+def test_edge_importance_is_learnable_and_masked_joints_get_no_gradient():
+    torch.manual_seed(0)
+    enc = STGCN(tiny(), LAYOUT, frames=8)
+    assert len(enc.edge_importance) == 10
+    assert all(p.requires_grad and p.shape == (3, 25, 25) for p in enc.edge_importance)
+    kept = torch.tensor([j for j in range(25) if j not in (3, 7, 20)])
+    enc(torch.randn(4, 2, 8, 25, 3), joints=kept).pow(2).sum().backward()
+    for p in enc.edge_importance:
+        assert p.grad is not None and p.grad[:, kept][:, :, kept].abs().sum() > 0
+        assert p.grad[:, 20].abs().sum() == 0 and p.grad[:, :, 20].abs().sum() == 0
+    plain = STGCN(tiny(edge_importance=False), LAYOUT, frames=8)
+    assert plain.edge_importance is None
+    assert sum(p.numel() for p in plain.parameters()) < sum(p.numel() for p in enc.parameters())
+
+
+def test_removed_joints_do_not_influence_the_output():
+    torch.manual_seed(0)
+    enc = STGCN(tiny(), LAYOUT, frames=8)
+    x = torch.randn(4, 2, 8, 25, 3)
+    kept = torch.tensor([j for j in range(25) if j not in (5, 11, 20)])
+    changed = x.clone()
+    changed[:, :, :, [5, 11, 20]] = torch.randn(4, 2, 8, 3, 3) * 10
+    assert torch.allclose(enc(x, joints=kept), enc(changed, joints=kept), atol=1e-5)
+    assert not torch.allclose(enc(x), enc(changed), atol=1e-3)
