@@ -79,7 +79,7 @@ def test_cli_params_check(tmp_path):
     assert ok.returncode == 0, ok.stderr
     data = _yaml()
     data["pretrain"]["lr"] = -1.0
-    data["base"]["split"] = "xfoo"
+    data["base"]["split"] = "X-Sub"
     bad = _cli("params", "check", str(_write(tmp_path, data)))
     assert bad.returncode == 1
     lines = bad.stderr.strip().splitlines()

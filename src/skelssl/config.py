@@ -30,7 +30,7 @@ class Strict(BaseModel):
 
 class BaseParams(Strict):
     seed: Annotated[int, Field(ge=0)]
-    split: Literal["xsub", "xview"]  # NTU benchmark used for train/test membership
+    split: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]  # benchmark: a `<split>_train` column of the dataset (NTU: xsub, xview, xsub120, xset)
 
 
 # ---------------------------------------------------------------------------- synthesize
@@ -76,7 +76,8 @@ class DenoiseParams(Strict):
 
 
 class IngestParams(Strict):
-    input: str  # folder of NTU `.skeleton` files
+    source: Literal["ntu"]  # dataset format; skelssl.data.sources.SOURCES
+    input: str  # the dataset folder (or file) in that format
     on_error: Literal["fail", "skip"]
     second_person: Literal["zeros", "copy"]  # single-actor samples: NTU-60 vs NTU-120 scripts
     denoise: DenoiseParams
@@ -300,10 +301,53 @@ class KnnParams(Strict):
     temperature: PositiveFloat
 
 
+class FinetuneParams(Strict):
+    """End-to-end training of encoder + head: full fine-tuning, the semi-supervised protocol and the
+    supervised-from-scratch baseline (same recipe from a random init)."""
+
+    epochs: PositiveInt
+    batch_size: PositiveInt
+    lr: PositiveFloat  # peak lr (AdamW, linear warmup then cosine to min_lr, per step)
+    min_lr: NonNegFloat
+    warmup_epochs: Annotated[int, Field(ge=0)]
+    weight_decay: NonNegFloat
+    layer_decay: Annotated[float, Field(gt=0, le=1)]  # layer-wise lr decay (transformer encoders)
+    drop_path: Annotated[float, Field(ge=0, lt=1)]  # stochastic depth (transformer encoders)
+    label_smoothing: Annotated[float, Field(ge=0, lt=1)]
+
+
+class SemiParams(Strict):
+    fractions: list[Fraction]  # fractions of the training labels kept (the papers: 0.01, 0.1)
+    repeats: PositiveInt  # subsets drawn per fraction; reported as mean ± std
+    balanced: bool  # class-balanced subsets (at least one clip per class) or plain random
+    epochs: PositiveInt  # fine-tuning epochs on a subset (the rest of the recipe: evaluate.finetune)
+
+
+class RobustnessParams(Strict):
+    drop: list[Annotated[int, Field(ge=0)]]  # numbers k of joints removed (zeroed) at test time
+    modes: list[Literal["random", "centrality"]]  # uniform, or weighted by node degree
+    repeats: PositiveInt  # random draws per (mode, k), averaged
+
+
+class StreamsParams(Strict):
+    streams: list[Literal["joint", "bone", "motion"]]  # input representations, ensembled by score
+    epochs: PositiveInt  # pretraining epochs of each stream other than joint
+
+
+class EmbeddingParams(Strict):
+    samples: PositiveInt  # test clips in the t-SNE map (class-stratified)
+    perplexity: PositiveFloat
+
+
 class EvaluateParams(Strict):
     batch_size: PositiveInt  # feature extraction
     linear: LinearParams
     knn: KnnParams
+    finetune: FinetuneParams
+    semi: SemiParams
+    robustness: RobustnessParams
+    streams: StreamsParams
+    embedding: EmbeddingParams
 
 
 # ---------------------------------------------------------------------------- root

@@ -18,6 +18,7 @@ class Layout:
     graph_center: int  # root of the ST-GCN "spatial" partition (distance to it orders neighbours)
     parts: dict[str, tuple[int, ...]] = field(default_factory=dict)
     left_right: tuple[tuple[int, int], ...] = ()
+    hips: tuple[int, int] | None = None  # (left, right): the view-alignment axis, if the layout has hips
 
     @property
     def num_joints(self) -> int:
@@ -61,6 +62,7 @@ NTU25 = Layout(
         "left_leg": (12, 13, 14, 15),
         "right_leg": (16, 17, 18, 19),
     },
+    hips=(12, 16),
     left_right=((4, 8), (5, 9), (6, 10), (7, 11), (12, 16), (13, 17), (14, 18), (15, 19),
                 (21, 23), (22, 24)),
 )  # fmt: skip

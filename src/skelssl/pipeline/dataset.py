@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import json
+
 import numpy as np
 import polars as pl
 import torch
@@ -15,6 +17,7 @@ from skelssl.skeleton import LAYOUTS, Layout
 INDEX = "index.parquet"
 JOINTS = "joints.npy"
 MOTION = "motion.npy"
+META = "meta.json"  # source, layout, persons, splits (written by ingest, copied by preprocess)
 SKIPPED = "skipped.parquet"
 
 
@@ -29,6 +32,7 @@ class Processed:
     index: pl.DataFrame
     x: torch.Tensor  # (N, M, T, V, C) float32
     motion: torch.Tensor  # (N, M, T, V) per-frame joint motion magnitude
+    layout: Layout
 
     @property
     def num_classes(self) -> int:
@@ -36,6 +40,9 @@ class Processed:
 
     def split(self, split: str, train: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(x, motion, labels) of the training or test part of an NTU benchmark split."""
+        if f"{split}_train" not in self.index.columns:
+            known = sorted(c.removesuffix("_train") for c in self.index.columns if c.endswith("_train"))
+            raise SkelsslError(f"base.split: {split!r} is not a split of this dataset (it has {known})")
         flags = self.index[f"{split}_train"].to_numpy()
         rows = torch.from_numpy(np.flatnonzero(flags == train))
         labels = torch.from_numpy(self.index["label"].to_numpy().astype(np.int64))
@@ -49,12 +56,16 @@ def load_processed(folder: Path) -> Processed:
     index = pl.read_parquet(require(folder / INDEX, "processed index"))
     x = torch.from_numpy(np.load(require(folder / JOINTS, "processed joints")))
     motion = torch.from_numpy(np.load(require(folder / MOTION, "processed motion")))
-    return Processed(index, x, motion)
+    return Processed(index, x, motion, read_layout(folder))
 
 
-def layout_for(num_joints: int) -> Layout:
-    """The skeleton layout of processed data with `num_joints` joints."""
-    matches = [layout for layout in LAYOUTS.values() if layout.num_joints == num_joints]
-    if len(matches) != 1:
-        raise SkelsslError(f"no unique skeleton layout with {num_joints} joints")
-    return matches[0]
+def read_meta(folder: Path) -> dict:
+    return json.loads(require(folder / META, "dataset meta").read_text())
+
+
+def read_layout(folder: Path) -> Layout:
+    """The skeleton layout an ingest/preprocess artifact was written in."""
+    name = read_meta(folder)["layout"]
+    if name not in LAYOUTS:
+        raise SkelsslError(f"{folder / META}: unknown skeleton layout {name!r} (known: {sorted(LAYOUTS)})")
+    return LAYOUTS[name]

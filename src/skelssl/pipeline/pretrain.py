@@ -17,7 +17,7 @@ from skelssl.distributed import init_from_env
 from skelssl.console import log
 from skelssl.io import atomic_file, save_encoder
 from skelssl.methods import build_method
-from skelssl.pipeline.dataset import layout_for, load_processed
+from skelssl.pipeline.dataset import load_processed
 from skelssl.repro import configure_torch, derive_seed, resolve_device
 from skelssl.train import pretrain, run_fingerprint
 
@@ -33,7 +33,7 @@ def run(params: Params, processed_dir: Path, out_dir: Path, history_dir: Path, s
         log.setLevel(logging.WARNING)
     data = load_processed(processed_dir)
     x, motion, _ = data.split(params.base.split, train=True)
-    frames, layout = x.shape[2], layout_for(x.shape[3])
+    frames, layout = x.shape[2], data.layout
     cfg = params.method_params
     torch.manual_seed(derive_seed(params.base.seed, "init", params.method))  # module init RNG
     method = build_method(params.method, cfg, layout=layout, frames=frames)
