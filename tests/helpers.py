@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from skelssl.config import Params, Skeleton2vecParams, load_params
+from typing import Any
+
+from pydantic import BaseModel
+
+from skelssl.config import MethodName, Params, Skeleton2vecParams, load_params
 from skelssl.skeleton import NTU25
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,29 +19,51 @@ def default_params() -> Params:
 
 
 def tiny_skeleton2vec(**mask: float) -> Skeleton2vecParams:
-    base = default_params().methods.skeleton2vec.model_dump()
-    base["backbone"].update(dim=32, depth=2, heads=2, t_patch=2)
-    base["decoder"].update(dim=32, depth=1, heads=2)
-    base["top_k"] = 2
-    base["mask"].update(mask)
-    return Skeleton2vecParams.model_validate(base)
+    return tiny_method_params("skeleton2vec", mask=mask)  # type: ignore[return-value]
 
 
 LAYOUT = NTU25
 
+METHOD_NAMES: tuple[str, ...] = ("skeleton2vec", "skeletonmae_st", "skeletonmae_graph", "pstl", "mamp")
 
-def ddp_problem(grad_accum: int):
-    """A tiny Skeleton2vec training problem shared by the DDP test and its torchrun worker."""
+# How each method's params.yaml block is shrunk for tests (seconds on one thread, T = 8).
+_TINY: dict[str, dict[str, Any]] = {
+    "skeleton2vec": {"backbone": {"dim": 32, "depth": 2, "heads": 2, "t_patch": 2},
+                     "decoder": {"dim": 32, "depth": 1, "heads": 2}, "top_k": 2},
+    "skeletonmae_st": {"backbone": {"dim": 32, "depth": 2, "heads": 2, "t_patch": 2},
+                       "decoder": {"dim": 32, "depth": 1, "heads": 2}},
+    "mamp": {"backbone": {"dim": 32, "depth": 2, "heads": 2, "t_patch": 2},
+             "decoder": {"dim": 32, "depth": 1, "heads": 2}},
+    "skeletonmae_graph": {"backbone": {"dim": 8, "hidden": 12, "layers": 2}},
+    "pstl": {"backbone": {"hidden_channels": 4, "hidden_dim": 16, "temporal_kernel": 3},
+             "projector_dim": 32, "mask": {"csm_joints": 8, "matm_frames": 3, "matm_random_frames": 2}},
+}
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in update.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) else value
+    return out
+
+
+def tiny_method_params(name: MethodName, **update: Any) -> BaseModel:
+    """The method's params.yaml block, shrunk by `_TINY`, then deep-updated with `update`."""
+    block = getattr(default_params().methods, name)
+    return type(block).model_validate(_merge(_merge(block.model_dump(), _TINY[name]), update))
+
+
+def ddp_problem(grad_accum: int, name: MethodName = "skeleton2vec"):
+    """A tiny training problem of one method, shared by the DDP test and its torchrun worker."""
     import torch
 
     from skelssl.methods import build_method
 
     torch.manual_seed(0)
-    method = build_method("skeleton2vec", tiny_skeleton2vec(), LAYOUT, 8)
+    cfg = tiny_method_params(name)
+    method = build_method(name, cfg, LAYOUT, 8)
     gen = torch.Generator().manual_seed(0)
     x, motion = torch.randn(16, 2, 8, 25, 3, generator=gen), torch.rand(16, 2, 8, 25, generator=gen)
-    params = default_params()
-    optim = params.methods.skeleton2vec.optim.model_copy(
-        update={"epochs": 2, "batch_size": 8, "warmup_epochs": 1})
-    run = params.pretrain.model_copy(update={"grad_accum": grad_accum})
+    optim = cfg.optim.model_copy(update={"epochs": 2, "batch_size": 8, "warmup_epochs": 1})
+    run = default_params().pretrain.model_copy(update={"grad_accum": grad_accum})
     return method, x, motion, optim, run

@@ -22,7 +22,7 @@ def test_shapes_for_every_layout(layout):
     torch.manual_seed(0)
     gin = GIN(tiny_gin(), layout, frames=4)
     v = layout.num_joints
-    x = torch.randn(3, 2, 4, v, 3)
+    x = torch.randn(3, 2, 4, v, layout.channels)
     out = gin(x)
     assert out.shape == (3, gin.out_dim) and gin.out_dim == 48 and torch.isfinite(out).all()
     assert gin.encode_nodes(torch.randn(5, v, 8)).shape == (5, v, 12)

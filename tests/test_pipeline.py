@@ -16,8 +16,13 @@ from helpers import ROOT
 TINY = {
     "synthesize": {"classes": 6, "subjects": 4, "frames": {"min": 20, "max": 30}},
     "preprocess": {"frames": 8},
-    "evaluate": {"linear": {"epochs": 3}},
+    "evaluate": {"linear": {"epochs": 3}, "finetune": {"epochs": 1, "batch_size": 8, "warmup_epochs": 0},
+                 "semi": {"fractions": [0.1], "repeats": 2, "epochs": 1},
+                 "robustness": {"drop": [0, 4]}, "streams": {"streams": ["joint", "bone"], "epochs": 1},
+                 "transfer": {"subjects": 4, "epochs": 1}, "embedding": {"samples": 40, "perplexity": 5.0}},
 }
+STAGES = ("synthesize", "ingest", "preprocess", "pretrain", "evaluate", "finetune", "semi", "robustness",
+          "streams", "transfer", "embedding", "report")
 TINY_METHOD = {"optim": {"epochs": 2, "batch_size": 8, "warmup_epochs": 1}, "backbone": {"dim": 16, "depth": 1, "heads": 2, "t_patch": 4},
                "decoder": {"dim": 16, "depth": 1, "heads": 2}, "top_k": 1}
 
@@ -62,7 +67,7 @@ def project(tmp_path_factory) -> Path:
 def test_dvc_repro_runs_the_dag_and_then_does_nothing(project):
     first = _dvc("repro", cwd=project)
     assert first.returncode == 0, first.stdout + first.stderr
-    for stage in ("synthesize", "ingest", "preprocess", "pretrain", "evaluate"):
+    for stage in STAGES:
         assert f"Running stage '{stage}'" in first.stdout
     metrics = json.loads((project / "results/eval/metrics.json").read_text())
     assert set(metrics) == {"linear", "knn", "random_init"}
@@ -76,6 +81,16 @@ def test_dvc_repro_runs_the_dag_and_then_does_nothing(project):
     assert len(history) > 1
     confusion = (project / "results/eval/confusion.csv").read_text().splitlines()
     assert confusion[0] == "actual,predicted"
+    protocols = {name: json.loads((project / f"results/{name}/metrics.json").read_text())
+                 for name in ("finetune", "semi", "robustness", "streams", "transfer")}
+    assert set(protocols["finetune"]) == {"finetune", "scratch"}
+    assert set(protocols["semi"]["semi"]) == {"10%"}
+    assert set(protocols["robustness"]["random"]) == {"k=0", "k=4"}
+    assert set(protocols["streams"]) == {"joint", "bone", "ensemble"}
+    assert set(protocols["transfer"]) == {"transfer", "scratch", "target"}
+    assert (project / "results/embedding/embedding.png").stat().st_size > 0
+    report = (project / "results/report/report.md").read_text()
+    assert "skeleton2vec" in report and (project / "results/report/report.png").exists()
 
     second = _dvc("repro", cwd=project)
     assert second.returncode == 0, second.stderr

@@ -14,15 +14,6 @@ from skelssl.methods.base import Batch
 from skelssl.methods.pstl import PSTL, barlow_twins_loss, cross_correlation
 from skelssl.presets import apply_overrides, read_preset
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread is fastest and immune to a busy machine's OpenMP stalls."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # PSTL's reference degree list (model.py `central_spacial_mask`), 0-based joint order
 REFERENCE_DEGREES = [3, 2, 2, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 2, 2, 2, 1, 4, 1, 2, 1, 2]
 

@@ -15,7 +15,7 @@ import pytest
 import torch
 from ruamel.yaml import YAML
 
-from helpers import LAYOUT, ROOT, default_params, tiny_skeleton2vec
+from helpers import LAYOUT, METHOD_NAMES, ROOT, default_params, tiny_method_params
 from skelssl.io import load_encoder
 from skelssl.methods import build_method
 from skelssl.train import STATE_FILE, pretrain
@@ -26,17 +26,17 @@ def _data(n=16, frames=8, seed=0):
     return torch.randn(n, 2, frames, 25, 3, generator=gen), torch.rand(n, 2, frames, 25, generator=gen)
 
 
-def _fresh_method():
+def _fresh_method(name="skeleton2vec"):
     torch.manual_seed(0)
-    return build_method("skeleton2vec", tiny_skeleton2vec(), LAYOUT, 8)
+    return build_method(name, tiny_method_params(name), LAYOUT, 8)
 
 
 class Crash(RuntimeError):
     pass
 
 
-def _train(state_dir, crash_at_step=None):
-    method = _fresh_method()
+def _train(state_dir, crash_at_step=None, name="skeleton2vec"):
+    method = _fresh_method(name)
     if crash_at_step is not None:
         original = method.after_step
 
@@ -46,7 +46,7 @@ def _train(state_dir, crash_at_step=None):
             return original(step, total)
 
         method.after_step = after_step
-    optim = default_params().methods.skeleton2vec.optim.model_copy(
+    optim = tiny_method_params(name).optim.model_copy(
         update={"epochs": 4, "batch_size": 4, "warmup_epochs": 1})
     run = default_params().pretrain.model_copy(update={"checkpoint_every": 1})
     x, motion = _data()
@@ -54,13 +54,14 @@ def _train(state_dir, crash_at_step=None):
     return method, history
 
 
-def test_resume_after_a_crash_matches_an_uninterrupted_run(tmp_path):
-    reference, ref_history = _train(tmp_path / "a")
+@pytest.mark.parametrize("name", METHOD_NAMES)
+def test_resume_after_a_crash_matches_an_uninterrupted_run(tmp_path, name):
+    reference, ref_history = _train(tmp_path / "a", name=name)
     with pytest.raises(Crash):
-        _train(tmp_path / "b", crash_at_step=10)  # inside epoch 3 (4 steps/epoch)
+        _train(tmp_path / "b", crash_at_step=10, name=name)  # inside epoch 3 (4 steps/epoch)
     state = torch.load(tmp_path / "b" / STATE_FILE, weights_only=True)
     assert state["epochs_done"] == 2
-    resumed, history = _train(tmp_path / "b")
+    resumed, history = _train(tmp_path / "b", name=name)
     assert [r["loss"] for r in history.rows] == [r["loss"] for r in ref_history.rows]
     for (name, a), (_, b) in zip(reference.state_dict().items(), resumed.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
@@ -83,6 +84,7 @@ def _processed(folder, n=48, frames=8):
     np.save(folder / "motion.npy", motion.numpy())
     pl.DataFrame({"label": [i % 3 for i in range(n)], "xsub_train": [True] * n,
                   "xview_train": [True] * n}).write_parquet(folder / "index.parquet")
+    (folder / "meta.json").write_text('{"source": "ntu", "layout": "ntu25", "persons": 2, "splits": ["xsub", "xview"]}')
 
 
 def _params_file(tmp_path):

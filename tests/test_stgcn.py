@@ -26,7 +26,7 @@ def tiny(edge_importance=True, dropout=0.0):
 def test_output_shape_for_every_layout_and_joint_subset(layout):
     torch.manual_seed(0)
     enc = STGCN(tiny(dropout=0.5), layout, frames=8)
-    x = torch.randn(3, 2, 8, layout.num_joints, 3)
+    x = torch.randn(3, 2, 8, layout.num_joints, layout.channels)
     assert enc.out_dim == 12
     assert enc(x).shape == (3, 12)
     kept = torch.arange(0, layout.num_joints, 2)

@@ -17,13 +17,16 @@ def rotation_matrices(angles: torch.Tensor) -> torch.Tensor:
 
 
 def random_rotation(x: torch.Tensor, max_angle: float, generator: torch.Generator) -> torch.Tensor:
-    """Rotate each sample (N, M, T, V, 3) by angles U(−max_angle, max_angle) on every axis.
+    """Rotate each sample (N, M, T, V, C) by angles U(−max_angle, max_angle) on every axis.
 
     One rotation per sample, shared by all its persons and frames (MAMP's feeder); zero
-    (absent) joints stay zero since rotation is linear.
+    (absent) joints stay zero since rotation is linear. 2D keypoints (C = 2) get the same draw,
+    applied to (x, y, 0) and projected back on the image plane: the top-left 2×2 block of the
+    rotation (our choice for 2D layouts; 3D data is unchanged by it).
     """
     if max_angle == 0:
         return x
     angles = (torch.rand(x.shape[0], 3, generator=generator, device=x.device) * 2 - 1) * max_angle
-    rot = rotation_matrices(angles).to(x.dtype)
+    c = x.shape[-1]
+    rot = rotation_matrices(angles).to(x.dtype)[:, :c, :c]
     return torch.einsum("nij,nmtvj->nmtvi", rot, x)

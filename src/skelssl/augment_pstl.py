@@ -1,7 +1,9 @@
 """PSTL's augmentations (AimCLR family; methods.md §5.2), per sample, on the device, seeded.
 
-Every function takes x (N, M, T, V, 3) and an explicit `torch.Generator` and draws its random
-parameters once per *sample* (shared by the sample's persons and frames). The reference code draws
+Every function takes x (N, M, T, V, C) and an explicit `torch.Generator` and draws its random
+parameters once per *sample* (shared by the sample's persons and frames). Shear and rotation draw
+3×3 matrices; 2D keypoints (C = 2) use their top-left 2×2 block, i.e. the 3D transform of
+(x, y, 0) projected back on the image plane (our choice for 2D layouts; 3D data is unchanged). The reference code draws
 them once per *batch* (Python `random` in [PSTL-code] `model.py`); per-sample draws are our choice.
 Applied in the reference's order: crop → shear → rotation → left/right swap. Zero (absent) persons
 stay zero: every transform is linear or a re-indexing.
@@ -49,7 +51,8 @@ def random_shear(x: torch.Tensor, amplitude: float, generator: torch.Generator) 
     n = x.shape[0]
     off = _uniform((n, 3, 3), -amplitude, amplitude, generator, x.device)
     eye = torch.eye(3, device=x.device, dtype=torch.bool)
-    shear = torch.where(eye, torch.ones((), device=x.device), off).to(x.dtype)
+    c = x.shape[-1]
+    shear = torch.where(eye, torch.ones((), device=x.device), off).to(x.dtype)[:, :c, :c]
     return torch.einsum("nij,nmtvj->nmtvi", shear, x)
 
 
@@ -67,7 +70,8 @@ def random_axis_rotation(x: torch.Tensor, main_degrees: float, other_degrees: fl
     u = torch.rand((n, 3), generator=generator, device=x.device)
     is_main = torch.nn.functional.one_hot(main_axis, 3).bool()
     degrees = torch.where(is_main, u * main_degrees, u * other_degrees)
-    rot = rotation_matrices(-degrees * (math.pi / 180.0)).to(x.dtype)
+    c = x.shape[-1]
+    rot = rotation_matrices(-degrees * (math.pi / 180.0)).to(x.dtype)[:, :c, :c]
     return torch.einsum("nij,nmtvj->nmtvi", rot, x)
 
 

@@ -5,6 +5,8 @@ Stage commands call the same `skelssl.pipeline.<stage>.run` functions as `stages
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -56,13 +58,76 @@ def pretrain(processed_dir: Path, out_dir: Path, history_dir: Path, state_dir: P
     run_stage(stage.run, [str(processed_dir), str(out_dir), str(history_dir), str(state_dir)], params)
 
 
-@app.command()
-def evaluate(processed_dir: Path, encoder: Path, out_dir: Path,
-             params: ParamsOption = Path("params.yaml")) -> None:
-    """Linear probe and kNN for the pretrained and a random-init encoder."""
-    from skelssl.pipeline import evaluate as stage
+# Evaluation protocols: command → (module of skelssl.pipeline, function, help). Each takes the
+# processed dataset, a pretrained encoder and an output folder, like its DVC stage.
+PROTOCOLS: dict[str, tuple[str, str, str]] = {
+    "evaluate": ("evaluate", "run", "Linear probe and kNN for the pretrained and a random-init encoder."),
+    "finetune": ("finetune", "run_finetune", "Full fine-tuning, and the same recipe from scratch."),
+    "semi": ("finetune", "run_semi", "Semi-supervised fine-tuning on 1%/10% label subsets."),
+    "robustness": ("robustness", "run", "Linear-probe accuracy with k joints removed at test time."),
+    "streams": ("streams", "run", "Joint, bone and motion streams and their score ensemble."),
+    "embedding": ("embedding", "run", "t-SNE map of the test features (CSV + PNG)."),
+}
 
-    run_stage(stage.run, [str(processed_dir), str(encoder), str(out_dir)], params)
+
+def _protocol_command(module: str, function: str, doc: str) -> Callable[..., None]:
+    def command(processed_dir: Path, encoder: Path, out_dir: Path,
+                params: ParamsOption = Path("params.yaml")) -> None:
+        stage = importlib.import_module(f"skelssl.pipeline.{module}")
+        run_stage(getattr(stage, function), [str(processed_dir), str(encoder), str(out_dir)], params)
+
+    command.__doc__ = doc
+    return command
+
+
+for _name, (_module, _function, _doc) in PROTOCOLS.items():
+    app.command(_name)(_protocol_command(_module, _function, _doc))
+
+
+@app.command()
+def transfer(encoder: Path, out_dir: Path, params: ParamsOption = Path("params.yaml")) -> None:
+    """Fine-tune ENCODER on another dataset (the embedded transfer target) and from scratch."""
+    from skelssl.pipeline import transfer as stage
+
+    run_stage(stage.run, [str(encoder), str(out_dir)], params)
+
+
+@app.command()
+def report(
+    origin: Annotated[str, typer.Option("--from", help="workspace | exps (dvc exp show) | both")] = "both",
+    out: Annotated[Path, typer.Option("--out", help="folder for report.md and report.png")] = Path("docs/report"),
+    latest_per_method: Annotated[bool, typer.Option("--latest-per-method",
+                                                    help="keep the newest row per method and dataset")] = False,
+    all_commits: Annotated[bool, typer.Option("--all-commits",
+                                              help="experiments of every commit (dvc exp show -A)")] = False,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Methods × protocols comparison (Markdown + PNG), with the papers' numbers for reference."""
+    from skelssl.console import setup_logging
+    from skelssl.report.collect import collect
+
+    setup_logging()
+    try:
+        rows = collect(origin, Path("."), params_file=params, latest=latest_per_method, all_commits=all_commits)
+        from skelssl.report.build import write_report  # imports torch (skelssl.io): only once rows exist
+
+        write_report(rows, out, origin)
+    except SkelsslError as exc:
+        fail(str(exc))
+
+
+@app.command("export-pyskl")
+def export_pyskl(ingested_dir: Path, out: Path) -> None:
+    """Write an ingest artifact (index.parquet + joints.npy + meta.json) as a pyskl annotation pickle."""
+    from skelssl.console import setup_logging
+    from skelssl.data.interchange import export_pyskl as export
+
+    setup_logging()
+    try:
+        count = export(ingested_dir, out)
+    except SkelsslError as exc:
+        fail(str(exc))
+    console.print(f"{out}: {count} clips", highlight=False)
 
 
 @params_app.command("check")

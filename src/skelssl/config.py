@@ -75,12 +75,40 @@ class DenoiseParams(Strict):
     noise_fraction: Fraction  # body deleted if noisy-frame fraction >= this (0.69754)
 
 
+class PKUMMDParams(Strict):
+    """PKU-MMD source (methods.md §7.4, §8.2). Folders: relative to ingest.input, or absolute."""
+
+    phase: Literal[1, 2]
+    skeletons: str  # folder of <video>.txt skeleton files; "auto": skeleton, Skeleton, PKU_Skeleton_Renew, ...
+    labels: str  # folder of <video>.txt label files; "auto": label, Label, Train_Label_PKU_final, ...
+    splits: str  # folder of the cross-subject / cross-view split files; "auto": split, Split, splits
+    frames: Literal["inclusive", "mamp"]  # label range → rows: [start-1, end] (1-based inclusive) or MAMP's [start, end)
+
+
+class NpzParams(Strict):
+    benchmark: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]  # ctrgcn_npz: x_train/x_test → `<benchmark>_train`
+
+
 class IngestParams(Strict):
-    source: Literal["ntu"]  # dataset format; skelssl.data.sources.SOURCES
+    source: Literal["ntu", "msr_action3d", "utkinect", "sbu", "generic", "pku_mmd", "ctrgcn_npz", "pyskl"]  # skelssl.data.sources.SOURCES
     input: str  # the dataset folder (or file) in that format
+    layout: str  # generic source only: a skelssl.skeleton.LAYOUTS key ("auto": the source's own layout)
+    labels: str  # label file inside `input`: "default" = the source's own (utkinect: actionLabel.txt)
     on_error: Literal["fail", "skip"]
     second_person: Literal["zeros", "copy"]  # single-actor samples: NTU-60 vs NTU-120 scripts
     denoise: DenoiseParams
+    workers: Annotated[int, Field(ge=0)]  # reader processes; 0 = all cores (output identical)
+    ntu_missing: Literal["skip", "keep"]  # ntu: the official missing-skeleton samples (302 / 535, methods.md §7.1)
+    pku_mmd: PKUMMDParams
+    npz: NpzParams
+
+    @model_validator(mode="after")
+    def _known_layout(self) -> IngestParams:
+        from skelssl.skeleton import LAYOUTS  # no import cycle: skeleton imports nothing of ours
+
+        if self.layout != "auto" and self.layout not in LAYOUTS:
+            raise ValueError(f"layout must be 'auto' or one of {sorted(LAYOUTS)}, got {self.layout!r}")
+        return self
 
 
 # ---------------------------------------------------------------------------- preprocess
@@ -334,6 +362,16 @@ class StreamsParams(Strict):
     epochs: PositiveInt  # pretraining epochs of each stream other than joint
 
 
+class TransferParams(Strict):
+    """The embedded transfer target: the synthesizer re-run with another seed, other subjects and a
+    noisier sensor (a stand-in for NTU → PKU-MMD II); fine-tuned with `evaluate.finetune`."""
+
+    seed: Annotated[int, Field(ge=0)]  # synthesizer seed of the target dataset
+    subjects: Annotated[int, Field(ge=2, le=106)]
+    jitter: NonNegFloat  # sensor noise of the target, metres
+    epochs: PositiveInt  # fine-tuning epochs on the target
+
+
 class EmbeddingParams(Strict):
     samples: PositiveInt  # test clips in the t-SNE map (class-stratified)
     perplexity: PositiveFloat
@@ -347,6 +385,7 @@ class EvaluateParams(Strict):
     semi: SemiParams
     robustness: RobustnessParams
     streams: StreamsParams
+    transfer: TransferParams
     embedding: EmbeddingParams
 
 

@@ -2,6 +2,9 @@
 
 All indices are 0-based. The NTU RGB+D 25-joint layout follows the Kinect v2 joint order
 (`methods.md` §8.1); bones are (child, parent) pairs of the ST-GCN/MAMP/PSTL bone list.
+The other layouts (Kinect v1 20 joints, OpenNI 15 joints, COCO-17 2D keypoints) name the source of
+their joint order next to them. Every layout's bones form one tree over all its joints, its parts
+partition the joints and its left/right pairs are disjoint (tests/test_layouts_methods.py).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ class Layout:
     parts: dict[str, tuple[int, ...]] = field(default_factory=dict)
     left_right: tuple[tuple[int, int], ...] = ()
     hips: tuple[int, int] | None = None  # (left, right): the view-alignment axis, if the layout has hips
+    channels: int = 3  # coordinates per joint: 3 (x, y, z) for depth-sensor skeletons, 2 for image keypoints
 
     @property
     def num_joints(self) -> int:
@@ -55,16 +59,121 @@ NTU25 = Layout(
     bones=tuple((c - 1, p - 1) for c, p in _NTU_BONES_1),
     center=1,  # spine middle (joint 2), the CTR-GCN/MAMP origin
     graph_center=20,  # spine shoulder (joint 21), the ST-GCN/PSTL graph centre
+    # The 6 body regions of graph SkeletonMAE's COCO-17 partition (methods.md §3.1) mapped to
+    # NTU-25: shoulders and hips belong to the torso, so a masked limb is at most 4 bones away
+    # from a visible joint (within the 3 encoder + 1 decoder GIN hops).
     parts={
-        "torso": (0, 1, 2, 3, 20),
-        "left_arm": (4, 5, 6, 7, 21, 22),
-        "right_arm": (8, 9, 10, 11, 23, 24),
-        "left_leg": (12, 13, 14, 15),
-        "right_leg": (16, 17, 18, 19),
+        "head": (2, 3),
+        "torso": (0, 1, 20, 4, 8, 12, 16),
+        "left_arm": (5, 6, 7, 21, 22),
+        "right_arm": (9, 10, 11, 23, 24),
+        "left_leg": (13, 14, 15),
+        "right_leg": (17, 18, 19),
     },
     hips=(12, 16),
     left_right=((4, 8), (5, 9), (6, 10), (7, 11), (12, 16), (13, 17), (14, 18), (15, 19),
                 (21, 23), (22, 24)),
 )  # fmt: skip
 
-LAYOUTS: dict[str, Layout] = {"ntu25": NTU25}
+# Kinect v1 SDK (NUI_SKELETON_POSITION_INDEX) 20-joint order, as UTKinect-Action3D stores it
+# (shared/data/real/utkinect_action3d/SOURCE.md, verified there from mean joint positions). It is
+# NTU-25's first 20 joints, except that index 2 is the shoulder centre (Kinect v2 splits it into
+# neck and spine shoulder). MSR Action3D files use another order and are reordered into this one
+# when read (skelssl.data.sources.msr_action3d).
+_KINECT20_NAMES = (
+    "hip_center", "spine", "shoulder_center", "head",
+    "shoulder_left", "elbow_left", "wrist_left", "hand_left",
+    "shoulder_right", "elbow_right", "wrist_right", "hand_right",
+    "hip_left", "knee_left", "ankle_left", "foot_left",
+    "hip_right", "knee_right", "ankle_right", "foot_right",
+)  # fmt: skip
+
+KINECT20 = Layout(
+    name="kinect20",
+    joint_names=_KINECT20_NAMES,
+    # the Kinect v1 SDK skeleton hierarchy (root: hip centre)
+    bones=((1, 0), (2, 1), (3, 2), (4, 2), (5, 4), (6, 5), (7, 6), (8, 2), (9, 8), (10, 9), (11, 10),
+           (12, 0), (13, 12), (14, 13), (15, 14), (16, 0), (17, 16), (18, 17), (19, 18)),
+    center=1,  # spine, NTU-25's spine middle
+    graph_center=2,  # shoulder centre, NTU-25's spine shoulder
+    # the 6 regions as NTU-25's (head = neck-level joint + head; shoulders and hips in the torso)
+    parts={
+        "head": (2, 3),
+        "torso": (0, 1, 4, 8, 12, 16),
+        "left_arm": (5, 6, 7),
+        "right_arm": (9, 10, 11),
+        "left_leg": (13, 14, 15),
+        "right_leg": (17, 18, 19),
+    },
+    hips=(12, 16),
+    left_right=((4, 8), (5, 9), (6, 10), (7, 11), (12, 16), (13, 17), (14, 18), (15, 19)),
+)  # fmt: skip
+
+# OpenNI / NiTE 15-joint skeleton in the order of SBU Kinect Interaction's skeleton_pos.txt
+# (shared/data/real/sbu_kinect_interaction/SOURCE.md, from the authors' README).
+_OPENNI15_NAMES = (
+    "head", "neck", "torso",
+    "shoulder_left", "elbow_left", "hand_left",
+    "shoulder_right", "elbow_right", "hand_right",
+    "hip_left", "knee_left", "foot_left",
+    "hip_right", "knee_right", "foot_right",
+)  # fmt: skip
+
+OPENNI15 = Layout(
+    name="openni15",
+    joint_names=_OPENNI15_NAMES,
+    # NiTE's limbs: head-neck, shoulders at the neck, neck-torso, hips at the torso (root: torso)
+    bones=((0, 1), (1, 2), (3, 1), (4, 3), (5, 4), (6, 1), (7, 6), (8, 7),
+           (9, 2), (10, 9), (11, 10), (12, 2), (13, 12), (14, 13)),
+    center=2,  # torso, the spine-middle analogue
+    graph_center=1,  # neck, the spine-shoulder analogue
+    # the 6 regions as NTU-25's (head = neck + head; shoulders and hips in the torso)
+    parts={
+        "head": (0, 1),
+        "torso": (2, 3, 6, 9, 12),
+        "left_arm": (4, 5),
+        "right_arm": (7, 8),
+        "left_leg": (10, 11),
+        "right_leg": (13, 14),
+    },
+    hips=(9, 12),
+    left_right=((3, 6), (4, 7), (5, 8), (9, 12), (10, 13), (11, 14)),
+)  # fmt: skip
+
+# COCO person keypoints (17, 2D image coordinates), the input of graph SkeletonMAE (methods.md §3.1).
+_COCO17_NAMES = (
+    "nose", "eye_left", "eye_right", "ear_left", "ear_right",
+    "shoulder_left", "shoulder_right", "elbow_left", "elbow_right", "wrist_left", "wrist_right",
+    "hip_left", "hip_right", "knee_left", "knee_right", "ankle_left", "ankle_right",
+)  # fmt: skip
+
+COCO17 = Layout(
+    name="coco17",
+    joint_names=_COCO17_NAMES,
+    # The tree of the ST-GCN/PYSKL "coco" graph (centre: nose): the COCO skeleton's face links
+    # reduced to nose-eye-ear, shoulders linked to the nose, hips to their shoulders (no
+    # shoulder-shoulder or hip-hip link, which would close cycles).
+    bones=((1, 0), (2, 0), (3, 1), (4, 2), (5, 0), (6, 0), (7, 5), (8, 6), (9, 7), (10, 8),
+           (11, 5), (12, 6), (13, 11), (14, 12), (15, 13), (16, 14)),
+    center=0,  # nose: the PYSKL graph centre; there is no mid-hip keypoint (*unverified* choice)
+    graph_center=0,
+    # graph SkeletonMAE's 6 regions (methods.md §3.1): head 5, torso 4, arms 2 + 2, legs 2 + 2
+    parts={
+        "head": (0, 1, 2, 3, 4),
+        "torso": (5, 6, 11, 12),
+        "left_arm": (7, 9),
+        "right_arm": (8, 10),
+        "left_leg": (13, 15),
+        "right_leg": (14, 16),
+    },
+    hips=(11, 12),  # listed for completeness; view alignment needs 3D and is refused for 2D layouts
+    left_right=((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16)),
+    channels=2,
+)  # fmt: skip
+
+LAYOUTS: dict[str, Layout] = {
+    "ntu25": NTU25,
+    "kinect20": KINECT20,
+    "openni15": OPENNI15,
+    "coco17": COCO17,
+}

@@ -44,14 +44,18 @@ def lr_at(step: int, total_steps: int, warmup_steps: int, lr: float, min_lr: flo
     return min_lr + (lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+def skips_weight_decay(name: str, p: nn.Parameter) -> bool:
+    """Biases, norms, positional embeddings and tokens (any 1-D or pos param) get no weight decay."""
+    return p.ndim <= 1 or name.endswith((".bias",)) or "pos_" in name or "token" in name
+
+
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """No weight decay for biases, norms, positional embeddings and tokens (any 1-D or pos param)."""
+    """No weight decay for biases, norms, positional embeddings and tokens (`skips_weight_decay`)."""
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        skip = p.ndim <= 1 or name.endswith((".bias",)) or "pos_" in name or "token" in name
-        (no_decay if skip else decay).append(p)
+        (no_decay if skips_weight_decay(name, p) else decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 

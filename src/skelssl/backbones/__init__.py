@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from pydantic import TypeAdapter
 from torch import nn
 
@@ -24,15 +25,33 @@ BACKBONES: dict[str, type[nn.Module]] = {
 }
 
 
-def build_backbone(cfg: BackboneParams, layout: Layout, frames: int) -> nn.Module:
-    return BACKBONES[cfg.name](cfg, layout=layout, frames=frames)
+def build_backbone(cfg: BackboneParams, layout: Layout, frames: int, channels: int | None = None) -> nn.Module:
+    """`channels`: coordinates per joint; None = the layout's (3, or 2 for 2D keypoint layouts)."""
+    return BACKBONES[cfg.name](cfg, layout=layout, frames=frames, channels=channels)
 
 
-def backbone_spec(cfg: BackboneParams, layout: Layout, frames: int) -> dict[str, Any]:
+def backbone_spec(cfg: BackboneParams, layout: Layout, frames: int,
+                  channels: int | None = None) -> dict[str, Any]:
     """JSON-able description stored in checkpoints, enough to rebuild the backbone."""
-    return {"config": cfg.model_dump(mode="json"), "layout": layout.name, "frames": frames}
+    return {"config": cfg.model_dump(mode="json"), "layout": layout.name, "frames": frames,
+            "channels": layout.channels if channels is None else channels}
 
 
 def backbone_from_spec(spec: dict[str, Any]) -> nn.Module:
+    """Rebuild a backbone; specs written before `channels` was stored use the layout's channels."""
     cfg = TypeAdapter(BackboneParams).validate_python(spec["config"])
-    return build_backbone(cfg, LAYOUTS[spec["layout"]], spec["frames"])
+    return build_backbone(cfg, LAYOUTS[spec["layout"]], spec["frames"], spec.get("channels"))
+
+
+def random_backbone(spec: dict[str, Any], seed: int) -> nn.Module:
+    """A randomly initialised backbone of the spec's shape; torch's global RNG is left untouched."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return backbone_from_spec(spec)
+
+
+def backbone_from_checkpoint(checkpoint: dict[str, Any]) -> nn.Module:
+    """The pretrained encoder of a checkpoint loaded with `skelssl.io.load_encoder`."""
+    encoder = backbone_from_spec(checkpoint["backbone"])
+    encoder.load_state_dict(checkpoint["state_dict"])
+    return encoder

@@ -65,8 +65,9 @@ class GINLayer(nn.Module):
 class GIN(nn.Module):
     """Frame-wise GIN encoder. Canonical input layout: (N, M, T, V, C); output (N, 4·hidden)."""
 
-    def __init__(self, cfg: GINParams, layout: Layout, frames: int, channels: int = 3) -> None:
+    def __init__(self, cfg: GINParams, layout: Layout, frames: int, channels: int | None = None) -> None:
         super().__init__()
+        channels = layout.channels if channels is None else channels  # 3D skeletons: 3, 2D keypoints: 2
         self.cfg = cfg
         self.num_joints, self.frames, self.channels = layout.num_joints, frames, channels
         self.hidden = cfg.hidden

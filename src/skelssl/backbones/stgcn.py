@@ -69,8 +69,9 @@ class STGCNUnit(nn.Module):
 class STGCN(nn.Module):
     """ST-GCN encoder. Canonical input layout (N, M, T, V, C) → (N, hidden_dim)."""
 
-    def __init__(self, cfg: STGCNParams, layout: Layout, frames: int, channels: int = 3) -> None:
+    def __init__(self, cfg: STGCNParams, layout: Layout, frames: int, channels: int | None = None) -> None:
         super().__init__()
+        channels = layout.channels if channels is None else channels  # 3D skeletons: 3, 2D keypoints: 2
         self.cfg = cfg
         self.num_joints, self.frames, self.channels = layout.num_joints, frames, channels
         self.out_dim = cfg.hidden_dim

@@ -84,9 +84,10 @@ def init_weights(module: nn.Module) -> None:
 class SkeletonTransformer(nn.Module):
     """Encoder over (segment × joint) tokens. Canonical input layout: (N, M, T, V, C)."""
 
-    def __init__(self, cfg: TransformerParams, layout: Layout, frames: int, channels: int = 3) -> None:
+    def __init__(self, cfg: TransformerParams, layout: Layout, frames: int, channels: int | None = None) -> None:
         super().__init__()
         num_joints = layout.num_joints
+        channels = layout.channels if channels is None else channels  # 3D skeletons: 3, 2D keypoints: 2
         if frames % cfg.t_patch:
             raise ValueError(f"frames ({frames}) must be divisible by t_patch ({cfg.t_patch})")
         self.cfg = cfg

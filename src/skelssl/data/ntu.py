@@ -80,6 +80,12 @@ class SkeletonFile:
     bodies: list[BodyTrack]  # in order of first appearance
 
 
+def _fits_float32(values: np.ndarray | float) -> np.ndarray:
+    """Finite, and still finite after rounding to float32 (the output dtype)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.isfinite(np.asarray(values, dtype=np.float32))
+
+
 def _show(token: bytes) -> str:
     text = token.decode("ascii", errors="backslashreplace")
     return text if len(text) <= 40 else text[:37] + "..."
@@ -176,7 +182,7 @@ class _Reader:
                     values = np.fromstring(buf.tobytes(), dtype=np.float64, sep=" ")
             except (ValueError, DeprecationWarning):
                 values = np.zeros(0)
-            if values.size == 3 * len(lines) and np.isfinite(values).all():
+            if values.size == 3 * len(lines) and _fits_float32(values).all():
                 return values.reshape(-1, 3)
         return self.xyz_slow(lines)
 
@@ -195,6 +201,9 @@ class _Reader:
                 if not np.isfinite(value):
                     message = f"non-finite coordinate {_show(token)!r}"
                     raise ParseError(self.path, line + 1, message)
+                if not _fits_float32(value):  # finite, but inf once stored as float32
+                    message = f"coordinate {_show(token)!r} is outside the float32 range"
+                    raise ParseError(self.path, line + 1, message)
                 out[k, c] = value
         return out
 
@@ -207,7 +216,7 @@ def read_skeleton(path: str | Path) -> SkeletonFile:
     counts must be plain non-negative integers (frames <= 10,000, bodies per frame <= 20, joints
     == 25); a body line must have exactly 10 fields whose first (bodyID) is an integer; a joint
     line must have exactly 12 fields (the real format's count) of which x, y, z must be plain
-    decimal finite numbers; the other 9 joint fields and 9 body fields are not parsed. A bodyID
+    decimal numbers, finite as float32; the other 9 joint fields and 9 body fields are not parsed. A bodyID
     may appear at most once per frame. Anything non-blank after the last frame is an error. A
     well-formed file may hold no body at all (every frame with 0 bodies; `bodies` is empty).
 

@@ -23,6 +23,7 @@ class ProbeResult:
     top1: float
     top5: float
     predictions: torch.Tensor  # (N_test,) predicted class indices
+    logits: torch.Tensor  # (N_test, classes) the head's outputs (score ensembles)
 
 
 def linear_head(dim: int, classes: int, generator: torch.Generator) -> nn.Sequential:
@@ -32,9 +33,9 @@ def linear_head(dim: int, classes: int, generator: torch.Generator) -> nn.Sequen
     return nn.Sequential(nn.BatchNorm1d(dim, affine=False, eps=1e-6), linear)
 
 
-def linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
-                 test_y: torch.Tensor, classes: int, cfg: LinearParams,
-                 generator: torch.Generator) -> ProbeResult:
+def train_linear_head(train_x: torch.Tensor, train_y: torch.Tensor, classes: int, cfg: LinearParams,
+                      generator: torch.Generator) -> nn.Sequential:
+    """Train the probe head on fixed features; returned in eval mode."""
     head = linear_head(train_x.shape[1], classes, generator)
     opt = torch.optim.SGD(head.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                           weight_decay=cfg.weight_decay)
@@ -58,8 +59,14 @@ def linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Ten
             loss.backward()
             opt.step()
             step += 1
-    head.eval()
+    return head.eval()
+
+
+def linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
+                 test_y: torch.Tensor, classes: int, cfg: LinearParams,
+                 generator: torch.Generator) -> ProbeResult:
+    head = train_linear_head(train_x, train_y, classes, cfg, generator)
     with torch.no_grad():
         logits = head(test_x)
     return ProbeResult(topk_accuracy(logits, test_y, 1), topk_accuracy(logits, test_y, 5),
-                       logits.argmax(dim=1))
+                       logits.argmax(dim=1), logits)

@@ -2,8 +2,9 @@
 
 Per graph (one frame of one person), `parts` of the layout's named body parts are drawn uniformly
 without replacement and every joint of the chosen parts is masked. The paper uses the 6 COCO-17
-regions (head, torso, two arms, two legs); here the regions are the layout's `parts` (NTU-25: torso
-5 joints, arms 6 each, legs 4 each), so the masked-joint count depends on the parts drawn.
+regions (head, torso, two arms, two legs); here the regions are the layout's `parts` (NTU-25: the
+same 6 regions, head 2 joints, torso 7, arms 5 each, legs 3 each), so the masked-joint count
+depends on the parts drawn.
 """
 
 from __future__ import annotations

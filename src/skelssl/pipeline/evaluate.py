@@ -13,7 +13,7 @@ import polars as pl
 import torch
 from torch import nn
 
-from skelssl.backbones import backbone_from_spec
+from skelssl.backbones import backbone_from_checkpoint, random_backbone
 from skelssl.config import Params
 from skelssl.console import log
 from skelssl.evaluation.features import extract_features, topk_accuracy
@@ -44,12 +44,9 @@ def run(params: Params, processed_dir: Path, encoder_path: Path, out_dir: Path) 
     device = resolve_device(params.pretrain.device)
     data = load_processed(processed_dir)
     checkpoint = load_encoder(encoder_path)
-    encoder = backbone_from_spec(checkpoint["backbone"])
-    encoder.load_state_dict(checkpoint["state_dict"])
+    encoder = backbone_from_checkpoint(checkpoint)
     metrics, probe, test_y = _protocols(encoder, data, params, device)
-    with torch.random.fork_rng():
-        torch.manual_seed(derive_seed(params.base.seed, "random_init"))
-        random_encoder = backbone_from_spec(checkpoint["backbone"])
+    random_encoder = random_backbone(checkpoint["backbone"], derive_seed(params.base.seed, "random_init"))
     random_metrics, _, _ = _protocols(random_encoder, data, params, device)
     metrics["random_init"] = {"linear": {"top1": random_metrics["linear"]["top1"]},
                               "knn": random_metrics["knn"]}

@@ -4,6 +4,11 @@ numba kernels over all samples in parallel.
 
 Outputs: `joints.npy` (N, M, T, V, C), `motion.npy` (N, M, T, V), `index.parquet` (the ingest
 index without the joints offset).
+
+Streaming: consecutive samples are processed in chunks of at most `CHUNK_FRAMES` input frames
+(one sample per chunk at least), read from the ingested `joints.npy` with file reads and appended
+to the outputs by `NpyWriter`, so memory holds one chunk whatever the dataset size. Every sample
+is processed independently, so the outputs do not depend on the chunk size (tested).
 """
 
 from __future__ import annotations
@@ -20,24 +25,53 @@ from skelssl.errors import SkelsslError
 from skelssl.io import atomic_dir
 from skelssl.kernels import preprocess_batch
 from skelssl.pipeline.dataset import INDEX, JOINTS, META, MOTION, read_layout, require
+from skelssl.pipeline.npystream import NpyReader, NpyWriter
+
+CHUNK_FRAMES = 1 << 16  # input frames per chunk: 39 MB of NTU joints (2 x 25 x 3 float32)
+
+
+def chunks(offsets: np.ndarray, max_frames: int) -> list[tuple[int, int]]:
+    """Sample ranges [i, j) of consecutive samples holding <= max_frames frames (>= 1 sample)."""
+    out, i, n = [], 0, len(offsets) - 1
+    while i < n:
+        j = int(np.searchsorted(offsets, offsets[i] + max_frames, side="right")) - 1
+        j = min(max(j, i + 1), n)
+        out.append((i, j))
+        i = j
+    return out
 
 
 def run(params: Params, ingested_dir: Path, out_dir: Path) -> None:
+    run_chunked(params, ingested_dir, out_dir, CHUNK_FRAMES)
+
+
+def run_chunked(params: Params, ingested_dir: Path, out_dir: Path, chunk_frames: int) -> None:
+    """`run` with chunks of at most `chunk_frames` input frames (the outputs do not depend on it)."""
     cfg = params.preprocess
     index = pl.read_parquet(require(ingested_dir / INDEX, "ingested index"))
-    joints = np.load(require(ingested_dir / JOINTS, "ingested joints"))
-    offsets = np.concatenate([index["offset"].to_numpy(), [len(joints)]]).astype(np.int64)
     layout = read_layout(ingested_dir)
     if cfg.align_view and layout.hips is None:
         raise SkelsslError(f"preprocess.align_view: layout {layout.name} has no hip joints to align")
+    if cfg.align_view and layout.channels < 3:
+        raise SkelsslError(f"preprocess.align_view: layout {layout.name} is 2D; view alignment needs x, y, z")
     left, right = layout.hips or (-1, -1)
-    x, motion = preprocess_batch(
-        np.ascontiguousarray(joints, dtype=np.float32), offsets, cfg.frames, cfg.crop_ratio,
-        layout.center if cfg.center else -1, cfg.align_view, left, right,
-    )
-    with atomic_dir(out_dir) as tmp:
-        shutil.copyfile(ingested_dir / META, tmp / META)
-        np.save(tmp / JOINTS, x)
-        np.save(tmp / MOTION, motion)
-        index.drop("offset").write_parquet(tmp / INDEX)
-    log.info("preprocess: %d samples → %s", len(index), tuple(x.shape))
+    with NpyReader(require(ingested_dir / JOINTS, "ingested joints")) as joints:
+        offsets = np.concatenate([index["offset"].to_numpy(), [len(joints)]]).astype(np.int64)
+        if len(joints.shape) != 4 or np.any(np.diff(offsets) < 0) or offsets[0] != 0:
+            raise SkelsslError(f"{ingested_dir}: index offsets do not match joints.npy {joints.shape}")
+        persons, num_joints, channels = joints.shape[1:]
+        with atomic_dir(out_dir) as tmp:
+            shutil.copyfile(ingested_dir / META, tmp / META)
+            with (NpyWriter(tmp / JOINTS, np.float32, (persons, cfg.frames, num_joints, channels)) as xs,
+                  NpyWriter(tmp / MOTION, np.float32, (persons, cfg.frames, num_joints)) as motions):
+                for i, j in chunks(offsets, chunk_frames):
+                    start, stop = int(offsets[i]), int(offsets[j])
+                    x, motion = preprocess_batch(
+                        np.ascontiguousarray(joints.read(start, stop), dtype=np.float32),
+                        offsets[i : j + 1] - start, cfg.frames, cfg.crop_ratio,
+                        layout.center if cfg.center else -1, cfg.align_view, left, right,
+                    )
+                    xs.append(x)
+                    motions.append(motion)
+            index.drop("offset").write_parquet(tmp / INDEX)
+    log.info("preprocess: %d samples → %s", len(index), (len(index), *xs.row_shape))

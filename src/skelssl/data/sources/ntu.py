@@ -1,15 +1,23 @@
-"""NTU RGB+D 60/120 `.skeleton` files (methods.md §7.1, §7.2, §8.1): parse, denoise, name → splits."""
+"""NTU RGB+D 60/120 `.skeleton` files (methods.md §7.1, §7.2, §8.1): parse, denoise, name → splits.
+
+`ingest.ntu_missing: skip` leaves out the samples on the official missing-skeleton lists
+(`skelssl.data.ntu_samples`), as the CTR-GCN/MAMP pipeline does; `keep` reads them like any other
+file (their content is unverified here; a file without a usable body fails as malformed, see
+`ingest.on_error`).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from skelssl.config import IngestParams
-from skelssl.data.denoise import denoise
-from skelssl.data.ntu import parse_sample_name, read_skeleton
+from skelssl.console import log
+from skelssl.data.ntu import parse_sample_name
+from skelssl.data.ntu_samples import missing_samples
 from skelssl.data.sources.base import Clip, Source
 from skelssl.data.splits import split_membership
 from skelssl.errors import ParseError, SkelsslError
+from skelssl.kernels.ntu_denoise import read_denoised
 
 
 class NTUSource(Source):
@@ -23,9 +31,19 @@ class NTUSource(Source):
                 f"ingest.input: folder {root} not found; put NTU .skeleton files there (e.g. `dvc pull`"
                 " or unpack nturgbd_skeletons_s001_to_s017.zip) or point ingest.input elsewhere"
             )
-        files = sorted(root.glob("*.skeleton"))
+        files = sorted(root.glob("*.skeleton"), key=lambda p: p.name)  # = Path order, 10x faster
         if not files:
             raise SkelsslError(f"ingest.input: no .skeleton files in {root}")
+        if cfg.ntu_missing == "skip":
+            missing = missing_samples("ntu120")  # includes the NTU-60 list
+            kept = [f for f in files if f.name.removesuffix(".skeleton") not in missing]
+            if not kept:
+                raise SkelsslError(f"ingest.input: all {len(files)} .skeleton files in {root} are on the "
+                                   "official missing-skeleton list (ingest.ntu_missing: skip)")
+            if len(kept) < len(files):
+                log.info("ntu: left out %d sample(s) on the official missing-skeleton list "
+                         "(ingest.ntu_missing: skip)", len(files) - len(kept))
+            files = kept
         return files
 
     def read(self, item: Path, cfg: IngestParams) -> list[Clip]:
@@ -33,7 +51,7 @@ class NTUSource(Source):
             sample = parse_sample_name(item.name)
         except ValueError as exc:
             raise ParseError(item, 0, str(exc)) from None
-        result = denoise(read_skeleton(item), cfg.denoise)
+        result = read_denoised(item, cfg.denoise)  # = denoise(read_skeleton(item)), numba
         joints = result.joints  # (T, 2, 25, 3)
         if cfg.second_person == "copy" and result.num_actors == 1:
             joints = joints.copy()

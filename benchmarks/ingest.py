@@ -1,0 +1,384 @@
+"""Throughput and peak memory of ingest + preprocess against a reference-style baseline (by hand;
+results go to docs/benchmarks.md).
+
+Usage: python benchmarks/ingest.py [--files 1000 4000] [--real-copies 64] [--baseline-files 400]
+       [--workers 0] [--tmp DIR]
+
+What runs, each measured in a fresh subprocess (wall time, peak RSS of the process and of its
+largest worker):
+- `skelssl`: `skelssl.pipeline.ingest.run` then `preprocess.run` on N synthesized NTU-format files
+  (the skelssl synthesizer, longer clips than the default so files are NTU-sized), for each N given,
+  so peak RSS can be compared across N; workers = `--workers` (0 = all cores) and 1;
+- the same on the 16 real NTU samples of ../shared/data/real/ntu_rgbd, linked (never copied) under
+  distinct sample names `--real-copies` times each;
+- `baseline`: a plain line-by-line Python/NumPy implementation of the same rules, written here the
+  way the CTR-GCN/MAMP reference scripts work (readline + split + float per joint line, bodies in
+  dicts, NumPy denoising, then translation, crop/resize and motion per sample, everything kept in
+  memory until the end), one core, on the first `--baseline-files` files; its output is compared
+  with skelssl's (max abs difference);
+- a per-file component profile (read, byte scanner, track building, denoise, clip, pickling) in
+  one process, to show where the time goes.
+MB/s counts `.skeleton` bytes. The files are in the page cache (written just before), so disk
+reads are not measured. The NTU-120 estimate scales the measured MB/s to 114,480 files of the
+average size measured on the synthetic files and on the real samples.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL = ROOT.parent / "shared" / "data" / "real" / "ntu_rgbd" / "skeleton"
+NTU120_FILES = 114_480
+
+
+# ------------------------------------------------------------------ reference-style baseline
+
+
+def baseline_read(path: Path) -> dict[str, list]:
+    """Line by line: bodyID -> [valid frame indices, (25, 3) float32 joints per frame]."""
+    bodies: dict[str, list] = {}
+    with open(path) as fh:
+        num_frames = int(fh.readline())
+        valid = -1
+        for _ in range(num_frames):
+            num_bodies = int(fh.readline())
+            if num_bodies == 0:
+                continue
+            valid += 1
+            for _ in range(num_bodies):
+                body_id = fh.readline().split()[0]
+                num_joints = int(fh.readline())
+                joints = np.zeros((num_joints, 3), dtype=np.float32)
+                for j in range(num_joints):
+                    fields = fh.readline().split()
+                    joints[j] = [float(fields[0]), float(fields[1]), float(fields[2])]
+                entry = bodies.setdefault(body_id, [[], []])
+                entry[0].append(valid)
+                entry[1].append(joints)
+    return bodies
+
+
+def baseline_denoise(bodies: dict[str, list]) -> np.ndarray:
+    """methods.md §7.2 steps 1-2, 4-5: (frames, 150) float32 = [actor 1 | actor 2]."""
+    tracks = [(np.asarray(f), np.stack(j)) for f, j in bodies.values()]
+    frames = max(int(f.max()) for f, _ in tracks) + 1
+    if len(tracks) == 1:
+        out = np.zeros((frames, 150), dtype=np.float32)
+        f, j = tracks[0]
+        out[f[0] : f[0] + len(f), :75] = j.reshape(len(f), 75)
+        return out
+    motion = [np.sum(np.var(j.reshape(-1, 3), axis=0)) for _, j in tracks]
+    alive = [k for k, (f, _) in enumerate(tracks) if len(f) > 11]
+    for k in list(alive):
+        if len(alive) == 1:
+            break
+        j = tracks[k][1]
+        spread = j.max(axis=1) - j.min(axis=1)
+        ok = spread[:, 0].astype(np.float64) <= 0.8 * spread[:, 1].astype(np.float64)
+        noisy = len(ok) - int(ok.sum())
+        if noisy == 0:
+            continue
+        if noisy / len(ok) >= 0.69754:
+            alive.remove(k)
+        else:
+            motion[k] = min(motion[k], np.sum(np.var(j[ok].reshape(-1, 3), axis=0)))
+    if not alive:
+        raise ValueError("no body left")
+    alive.sort(key=lambda k: motion[k], reverse=True)
+    out = np.zeros((frames, 150), dtype=np.float32)
+    slots = [[0, 0], [0, 0]]
+    for rank, k in enumerate(alive):
+        f, j = tracks[k]
+        start, end = int(f[0]), int(f[0]) + len(f) - 1
+        if rank == 0:
+            slot = 0
+        elif min(slots[0][1], end) - max(slots[0][0], start) <= 0:
+            slot = 0
+        elif min(slots[1][1], end) - max(slots[1][0], start) <= 0:
+            slot = 1
+        else:
+            continue
+        out[start : end + 1, 75 * slot : 75 * slot + 75] = j.reshape(len(f), 75)
+        if rank == 0:
+            slots[0] = [start, end]
+        else:
+            slots[slot] = [min(slots[slot][0], start), max(slots[slot][1], end)]
+    return out[np.abs(out).sum(axis=1) != 0]
+
+
+def baseline_transform(seq: np.ndarray, frames: int, crop_ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    """Translation (joint 2 of actor 1, first non-zero frame), centre crop + linear resize to
+    `frames`, per-joint motion magnitude: (2, T, 25, 3) and (2, T, 25)."""
+    x = seq.reshape(len(seq), 2, 25, 3).copy()
+    present = np.abs(x).sum(axis=(2, 3)) != 0  # (F, 2)
+    first = int(np.argmax(present[:, 0]))
+    origin = x[first, 0, 1].copy()
+    x = np.where(present[:, :, None, None], x - origin, 0).astype(np.float32)
+    valid = int((np.abs(x.astype(np.float64)).sum(axis=(1, 2, 3)) != 0).sum())
+    bias = int((1 - crop_ratio) * valid / 2)
+    window = x[bias : valid - bias].astype(np.float64)
+    length = len(window)
+    src = np.clip((np.arange(frames) + 0.5) * length / frames - 0.5, 0, length - 1)
+    i0 = src.astype(np.int64)
+    i1 = np.minimum(i0 + 1, length - 1)
+    w1 = (src - i0)[:, None, None, None]
+    clip = ((1 - w1) * window[i0] + w1 * window[i1]).astype(np.float32)
+    present = np.abs(clip).sum(axis=(2, 3)) != 0
+    diff = np.zeros_like(clip)
+    both = present[:-1] & present[1:]
+    diff[:-1] = np.where(both[:, :, None, None], clip[1:] - clip[:-1], 0)
+    motion = np.sqrt((diff.astype(np.float64) ** 2).sum(axis=3)).astype(np.float32)
+    return clip.transpose(1, 0, 2, 3), motion.transpose(1, 0, 2)
+
+
+def run_baseline(files: list[Path], frames: int, crop_ratio: float, out: Path) -> None:
+    xs, motions = [], []
+    for path in files:
+        x, motion = baseline_transform(baseline_denoise(baseline_read(path)), frames, crop_ratio)
+        xs.append(x)
+        motions.append(motion)
+    np.save(out / "joints.npy", np.stack(xs))
+    np.save(out / "motion.npy", np.stack(motions))
+
+
+# ------------------------------------------------------------------ measured child processes
+
+
+def _params(workers: int):
+    from skelssl.config import load_params
+
+    params = load_params(ROOT / "params.yaml")
+    ingest = params.ingest.model_copy(update={"workers": workers, "ntu_missing": "keep"})
+    return params.model_copy(update={"ingest": ingest})
+
+
+def child(task: str, args: list[str]) -> None:
+    """Run one measured task in this (fresh) process; print a JSON line."""
+    import logging
+
+    from skelssl.console import log
+
+    log.setLevel(logging.WARNING)
+    floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result: dict[str, float] = {}
+    cpu0 = 0.0
+    if task == "skelssl":
+        from skelssl.pipeline import ingest, preprocess
+
+        raw, out, workers = Path(args[0]), Path(args[1]), int(args[2])
+        params = _params(workers)
+        floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # after the imports
+        cpu0 = sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+                   for f in ("ru_utime", "ru_stime"))
+        start = time.perf_counter()
+        ingest.run(params, raw, out / "ingested")
+        result["ingest_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        preprocess.run(params, out / "ingested", out / "processed")
+        result["preprocess_s"] = time.perf_counter() - start
+    elif task == "baseline":
+        files = [Path(line) for line in Path(args[0]).read_text().split()]
+        out = Path(args[1])
+        params = _params(1)
+        floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        cpu0 = sum(getattr(resource.getrusage(resource.RUSAGE_SELF), f) for f in ("ru_utime", "ru_stime"))
+        start = time.perf_counter()
+        run_baseline(files, params.preprocess.frames, params.preprocess.crop_ratio, out)
+        result["ingest_s"] = time.perf_counter() - start
+        result["preprocess_s"] = 0.0
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    result["cpu_s"] = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime - cpu0
+    result["rss_floor_mb"] = floor / 1024
+    result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["rss_worker_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def measure(task: str, *args: str) -> dict[str, float]:
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, __file__, "_child", task, *args], check=True,
+                          capture_output=True, text=True, cwd=ROOT)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["wall_s"] = time.perf_counter() - start
+    return result
+
+
+# ------------------------------------------------------------------ datasets
+
+
+def synthesize_files(folder: Path, count: int) -> list[Path]:
+    from skelssl.config import SynthesizeParams, load_params
+    from skelssl.data.synth import synthesize
+
+    base = load_params(ROOT / "params.yaml").synthesize.model_dump()
+    subjects = max(2, -(-count // (25 * 3)))  # 25 classes x 3 cameras per subject
+    base.update(classes=25, subjects=min(subjects, 106), setups=1 + (subjects - 1) // 106,
+                frames={"min": 60, "max": 140})
+    if subjects > 106:
+        base["subjects"] = 106
+    folder.mkdir(parents=True)
+    paths = synthesize(SynthesizeParams.model_validate(base), folder)
+    for path in paths[count:]:
+        path.unlink()
+    return paths[:count]
+
+
+def link_real(folder: Path, copies: int) -> list[Path]:
+    """The real samples linked under distinct names (performer/replication varied)."""
+    from skelssl.data.ntu import parse_sample_name
+    from skelssl.data.ntu_format import sample_name
+
+    folder.mkdir(parents=True)
+    out = []
+    for k in range(copies):
+        for path in sorted(REAL.glob("*.skeleton")):
+            s = parse_sample_name(path.name)
+            name = sample_name(s.setup, s.camera, 1 + k % 106, 1 + (k // 106) % 2, s.action)
+            link = folder / f"{name}.skeleton"
+            if not link.exists():
+                link.symlink_to(path)
+                out.append(link)
+    return sorted(out)
+
+
+def size_of(files: list[Path]) -> int:
+    return sum(f.stat().st_size for f in files)
+
+
+# ------------------------------------------------------------------ profile
+
+
+def profile(files: list[Path], label: str) -> None:
+    """Per-file time of each step of `NTUSource.read` in this process (best of 3 passes)."""
+    from skelssl.config import load_params
+    from skelssl.data.denoise import denoise
+    from skelssl.data.ntu import read_skeleton
+    from skelssl.data.sources.ntu import NTUSource
+    from skelssl.kernels.ntu_denoise import denoise_fast
+    from skelssl.kernels.ntu_parse import _read_padded, read_skeleton_fast, scan_skeleton
+
+    cfg = load_params(ROOT / "params.yaml").ingest
+    source = NTUSource()
+    read_skeleton_fast(files[0])
+    steps = {
+        "read file into buffer": lambda f: _read_padded(f),
+        "byte scanner (scan_skeleton)": lambda f: scan_skeleton(*_read_padded(f)),
+        "read_skeleton_fast (read+scan+tracks)": read_skeleton_fast,
+        "strict read_skeleton (numpy tokens)": read_skeleton,
+        "denoise (NumPy reference, skelssl.data.denoise)": None,
+        "denoise_fast (numba)": None,
+        "NTUSource.read (all of the above + clip)": lambda f: source.read(f, cfg),
+        "pickle round trip of the clips": None,
+    }
+    parsed = {f: read_skeleton_fast(f) for f in files}
+    clips = {f: source.read(f, cfg) for f in files}
+    steps["denoise (NumPy reference, skelssl.data.denoise)"] = lambda f: denoise(parsed[f], cfg.denoise)
+    steps["denoise_fast (numba)"] = lambda f: denoise_fast(parsed[f], cfg.denoise)
+    steps["pickle round trip of the clips"] = lambda f: pickle.loads(pickle.dumps(clips[f], protocol=5))
+    total = size_of(files)
+    print(f"\nprofile ({label}: {len(files)} files, {total / len(files) / 1e3:.0f} KB average), "
+          "one process, best of 3:")
+    print("| step | µs/file | MB/s equivalent |\n|---|---|---|")
+    for name, fn in steps.items():
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            for f in files:
+                fn(f)
+            best = min(best, time.perf_counter() - start)
+        print(f"| {name} | {best / len(files) * 1e6:.0f} | {total / best / 1e6:.0f} |")
+
+
+# ------------------------------------------------------------------ main
+
+
+def row(label: str, files: int, size: int, r: dict[str, float]) -> str:
+    seconds = r["ingest_s"] + r["preprocess_s"]
+    mbps = size / seconds / 1e6
+    return (f"| {label} | {files} | {size / 1e6:.0f} | {r['ingest_s']:.2f} | {r['preprocess_s']:.2f} | "
+            f"{files / seconds:.0f} | **{mbps:.0f}** | {r['rss_mb']:.0f} ({r['rss_floor_mb']:.0f}) | "
+            f"{r['rss_worker_mb']:.0f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, nargs="+", default=[1000, 4000])
+    parser.add_argument("--real-copies", type=int, default=64)
+    parser.add_argument("--baseline-files", type=int, default=400)
+    parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--tmp", type=Path, default=None)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="skelssl-bench-", dir=args.tmp))
+    try:
+        print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python "
+              f"{platform.python_version()}, load average at start "
+              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        datasets = []
+        for count in sorted(args.files):
+            start = time.perf_counter()
+            files = synthesize_files(tmp / f"synth{count}", count)
+            print(f"synthesized {len(files)} files in {time.perf_counter() - start:.0f} s")
+            datasets.append((f"synthetic N={len(files)}", tmp / f"synth{count}", files))
+        if REAL.is_dir() and args.real_copies:
+            files = link_real(tmp / "real", args.real_copies)
+            datasets.append((f"real samples x{args.real_copies}", tmp / "real", files))
+        print("\n| run | files | MB | ingest s | preprocess s | files/s | MB/s | peak RSS MB "
+              "(after imports) | largest worker RSS MB |\n|---|---|---|---|---|---|---|---|---|")
+        for label, folder, files in datasets:
+            for workers in (args.workers, 1):
+                out = tmp / f"out-{folder.name}-{workers}"
+                r = measure("skelssl", str(folder), str(out), str(workers))
+                name = f"skelssl, {label}, workers={workers or 'all'}"
+                print(row(name, len(files), size_of(files), r), flush=True)
+                shutil.rmtree(out)
+        diffs = []
+        for label, folder, files in (datasets[0], datasets[-1]):
+            subset = files[: args.baseline_files]
+            listing = tmp / f"baseline-{folder.name}.txt"
+            listing.write_text("\n".join(map(str, subset)))
+            out = tmp / f"baseline-{folder.name}"
+            out.mkdir()
+            r = measure("baseline", str(listing), str(out))
+            print(row(f"baseline (reference-style), {label}", len(subset), size_of(subset), r))
+            ref = tmp / f"check-{folder.name}"
+            (ref / "raw").mkdir(parents=True)
+            for f in subset:
+                (ref / "raw" / f.name).symlink_to(f.resolve())
+            measure("skelssl", str(ref / "raw"), str(ref), "0")
+            ours = np.load(ref / "processed" / "joints.npy")
+            theirs = np.load(out / "joints.npy")
+            diffs.append(f"{label}: max |skelssl - baseline| = {np.abs(ours - theirs).max():.2e}"
+                         if ours.shape == theirs.shape else f"{label}: shapes differ {ours.shape} {theirs.shape}")
+        print("\nbaseline agreement (processed joints): " + "; ".join(diffs))
+        synth_avg = size_of(datasets[0][2]) / len(datasets[0][2])
+        real_avg = size_of(sorted(REAL.glob("*.skeleton"))) / 16 if REAL.is_dir() else synth_avg
+        print(f"\naverage file size: synthetic {synth_avg / 1e3:.0f} KB, real samples "
+              f"{real_avg / 1e3:.0f} KB -> NTU-120 ({NTU120_FILES} files) = "
+              f"{NTU120_FILES * synth_avg / 1e9:.1f} GB / {NTU120_FILES * real_avg / 1e9:.1f} GB")
+        profile(datasets[0][2][:200], "synthetic")
+        if REAL.is_dir():
+            profile(sorted(REAL.glob("*.skeleton")), "real samples")
+        print(f"\nload average at end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "_child":
+        child(sys.argv[2], sys.argv[3:])
+    else:
+        main()

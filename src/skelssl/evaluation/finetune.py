@@ -1,0 +1,124 @@
+"""End-to-end training of encoder + head: full fine-tuning, the semi-supervised protocol (on a label
+subset) and the supervised-from-scratch baseline (a random encoder, layer_decay 1.0).
+
+Recipe (MAMP `main_finetune.py`, methods.md §1.5): AdamW (default betas), linear warmup from 0 then
+half-cosine to `min_lr`, updated every step (`skelssl.train.lr_at`); layer-wise lr decay, a
+parameter of layer id i getting lr · layer_decay^(num_layers − i) (transformer: embeddings 0,
+blocks 1..depth, head depth + 1; other backbones: one layer, no decay); stochastic depth rising to
+`drop_path` over the transformer's blocks; cross-entropy with label smoothing; no weight decay on
+biases, norms and positional embeddings (`skelssl.train.skips_weight_decay`); the last incomplete
+batch of an epoch is dropped (MAMP's loader drops it). Test top-1 is measured after every epoch:
+`last_top1` is the headline; `best_top1` / `best_epoch` (the maximum over epochs, what MAMP's
+script prints) is reported separately because it selects on the test set.
+
+*Unverified* / ours: one recipe for every backbone (the STRL paper fine-tunes with SGD lr 0.1 and
+step decay, PSTL with Adam 5e-3 and cosine); no augmentation (MAMP crops and rotates on the fly;
+our clips are already cropped to T); no gradient clipping, no mixup (as MAMP).
+
+Randomness: the epoch order is drawn from `generator`; head initialisation, dropout and drop-path use
+torch's global RNG, which is seeded from `generator` inside `torch.random.fork_rng`, so a call is a
+pure function of its inputs and the generator's state and leaves the caller's global RNG untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from skelssl.config import FinetuneParams
+from skelssl.console import log, track
+from skelssl.errors import SkelsslError
+from skelssl.evaluation.features import topk_accuracy
+from skelssl.evaluation.heads import Classifier, build_classifier
+from skelssl.train import lr_at, skips_weight_decay
+
+
+@dataclass(frozen=True)
+class FinetuneResult:
+    top1: list[float]  # test top-1 (%) after each epoch
+    losses: list[float]  # mean training loss of each epoch
+
+    @property
+    def last_top1(self) -> float:
+        return self.top1[-1]
+
+    @property
+    def best_top1(self) -> float:
+        return max(self.top1)
+
+    @property
+    def best_epoch(self) -> int:
+        """1-based epoch of the best test top-1 (the first one on ties)."""
+        return self.top1.index(self.best_top1) + 1
+
+
+def lr_param_groups(model: Classifier, weight_decay: float, layer_decay: float) -> list[dict]:
+    """One AdamW group per (layer id, decayed or not), each with its `lr_scale`."""
+    groups: dict[tuple[int, bool], dict] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        layer, no_decay = model.layer_id(name), skips_weight_decay(name, p)
+        group = groups.setdefault((layer, no_decay), {
+            "params": [], "names": [], "weight_decay": 0.0 if no_decay else weight_decay,
+            "lr_scale": layer_decay ** (model.num_layers - layer)})
+        group["params"].append(p)
+        group["names"].append(name)
+    return [groups[key] for key in sorted(groups)]
+
+
+@torch.no_grad()
+def _test_top1(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int,
+               device: torch.device) -> float:
+    model.eval()
+    logits = torch.cat([model(x[i:i + batch_size].to(device)).float().cpu()
+                        for i in range(0, len(x), batch_size)])
+    return topk_accuracy(logits, y, 1)
+
+
+def _train_epoch(model: nn.Module, opt: torch.optim.Optimizer, loss_fn: nn.Module, x: torch.Tensor,
+                 y: torch.Tensor, batch: int, first_step: int, schedule: dict, generator: torch.Generator,
+                 device: torch.device) -> float:
+    model.train()
+    order = torch.randperm(len(x), generator=generator)
+    losses = []
+    for b in range(len(x) // batch):
+        lr = lr_at(first_step + b, **schedule)
+        for group in opt.param_groups:
+            group["lr"] = lr * group["lr_scale"]
+        idx = order[b * batch:(b + 1) * batch]
+        loss = loss_fn(model(x[idx].to(device)), y[idx].to(device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return sum(losses) / len(losses)
+
+
+def finetune(encoder: nn.Module, backbone: str, train: tuple[torch.Tensor, torch.Tensor],
+             test: tuple[torch.Tensor, torch.Tensor], classes: int, cfg: FinetuneParams, epochs: int,
+             generator: torch.Generator, device: torch.device, label: str = "finetune") -> FinetuneResult:
+    """Train a copy of `encoder` with the backbone's head on train (x, y); test after every epoch."""
+    x, y = train
+    batch = min(cfg.batch_size, len(x))
+    if batch < 2:
+        raise SkelsslError(f"{label}: BatchNorm needs batches of at least 2 clips; got "
+                           f"{len(x)} training clips and evaluate.finetune.batch_size {cfg.batch_size}")
+    steps = len(x) // batch
+    schedule = {"total_steps": steps * epochs, "warmup_steps": steps * cfg.warmup_epochs,
+                "lr": cfg.lr, "min_lr": cfg.min_lr}
+    devices = [torch.cuda.current_device()] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
+        model = build_classifier(backbone, encoder, classes, cfg.drop_path, x.shape[1]).to(device)
+        opt = torch.optim.AdamW(lr_param_groups(model, cfg.weight_decay, cfg.layer_decay), lr=cfg.lr)
+        loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+        top1, losses = [], []
+        for epoch in track(range(epochs), f"{label} epochs"):
+            losses.append(_train_epoch(model, opt, loss_fn, x, y, batch, epoch * steps, schedule,
+                                       generator, device))
+            top1.append(_test_top1(model, *test, cfg.batch_size, device))
+            log.info("%s epoch %d/%d loss %.4f top1 %.2f", label, epoch + 1, epochs, losses[-1], top1[-1])
+    return FinetuneResult(top1, losses)

@@ -1,0 +1,116 @@
+"""Stages `finetune` and `semi`: end-to-end training on the labelled training split, tested on the
+test split (`skelssl.evaluation.finetune` holds the recipe).
+
+`run_finetune` writes `metrics.json` {"finetune": …, "scratch": …} (each: top1_last, the headline;
+top1_best and best_epoch, the maximum over epochs that MAMP's script reports) and `history.tsv`
+(epoch, then one test top-1 column per run) for `dvc plots`. The scratch baseline is the same recipe from the randomly
+initialised encoder that stage `evaluate` also uses (seed key "random_init"), with layer_decay 1.0
+(MAMP's scratch setting).
+
+`run_semi` fine-tunes on `evaluate.semi.repeats` label subsets per fraction for
+`evaluate.semi.epochs` epochs; repeat r of fraction f draws its subset and its training randomness
+from the seed derive_seed(base.seed, f"semi/{f}/{r}"); metrics.json holds per fraction ("1%",
+"10%") the last-epoch top-1 of each run, their mean and sample standard deviation (0 for one
+run), and the mean of the per-run best top-1; history.tsv as above, one run per subset.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import torch
+
+from skelssl.backbones import backbone_from_checkpoint, random_backbone
+from skelssl.config import Params
+from skelssl.console import log
+from skelssl.evaluation.finetune import FinetuneResult, finetune
+from skelssl.evaluation.subsets import label_subset
+from skelssl.io import atomic_file, load_encoder, write_json
+from skelssl.pipeline.dataset import Processed, load_processed
+from skelssl.repro import configure_torch, derive_seed, resolve_device, torch_generator
+
+METRICS = "metrics.json"
+HISTORY = "history.tsv"
+
+Split = tuple[torch.Tensor, torch.Tensor]
+
+
+def _setup(params: Params, processed_dir: Path, encoder_path: Path
+           ) -> tuple[Processed, dict, torch.device]:
+    configure_torch(params.pretrain.threads)
+    return load_processed(processed_dir), load_encoder(encoder_path), resolve_device(params.pretrain.device)
+
+
+def _labelled(data: Processed, split: str, train: bool) -> Split:
+    x, _, y = data.split(split, train)
+    return x, y
+
+
+def finetune_summary(result: FinetuneResult) -> dict:
+    return {"top1_last": round(result.last_top1, 2), "top1_best": round(result.best_top1, 2),
+            "best_epoch": result.best_epoch}
+
+
+def _write_history(path: Path, runs: dict[str, FinetuneResult]) -> None:
+    """Wide TSV: one row per epoch, one test top-1 column per run (one line each in `dvc plots`)."""
+    epochs = max(len(result.top1) for result in runs.values())
+    lines = ["\t".join(["epoch", *runs])]
+    for e in range(epochs):
+        cells = [f"{r.top1[e]:.4g}" if e < len(r.top1) else "" for r in runs.values()]
+        lines.append("\t".join([str(e + 1), *cells]))
+    with atomic_file(path) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+
+
+def run_finetune(params: Params, processed_dir: Path, encoder_path: Path, out_dir: Path) -> None:
+    data, checkpoint, device = _setup(params, processed_dir, encoder_path)
+    split, cfg, seed = params.base.split, params.evaluate.finetune, params.base.seed
+    spec = checkpoint["backbone"]
+    encoders = {"finetune": (backbone_from_checkpoint(checkpoint), cfg),
+                "scratch": (random_backbone(spec, derive_seed(seed, "random_init")),
+                            cfg.model_copy(update={"layer_decay": 1.0}))}
+    runs = {run: finetune(encoder, spec["config"]["name"], _labelled(data, split, True),
+                          _labelled(data, split, False), data.num_classes, run_cfg, cfg.epochs,
+                          torch_generator(seed, run), device, run)
+            for run, (encoder, run_cfg) in encoders.items()}
+    metrics = {run: finetune_summary(result) for run, result in runs.items()}
+    write_json(out_dir / METRICS, metrics)
+    _write_history(out_dir / HISTORY, runs)
+    log.info("finetune: %s", metrics)
+
+
+def fraction_key(fraction: float) -> str:
+    """0.01 → "1%", 0.1 → "10%", 0.005 → "0.5%"."""
+    return f"{round(fraction * 100, 6):g}%"
+
+
+def run_semi(params: Params, processed_dir: Path, encoder_path: Path, out_dir: Path) -> None:
+    data, checkpoint, device = _setup(params, processed_dir, encoder_path)
+    (x, y), test = _labelled(data, params.base.split, True), _labelled(data, params.base.split, False)
+    encoder = backbone_from_checkpoint(checkpoint)
+    name, semi, cfg = checkpoint["backbone"]["config"]["name"], params.evaluate.semi, params.evaluate.finetune
+    metrics: dict[str, dict] = {}
+    runs: dict[str, FinetuneResult] = {}
+    for fraction in semi.fractions:
+        key = fraction_key(fraction)
+        results = []
+        for r in range(semi.repeats):
+            seed = derive_seed(params.base.seed, f"semi/{fraction}/{r}")
+            idx = label_subset(y, fraction, semi.balanced, seed)
+            label = f"semi {key} #{r}"
+            results.append(finetune(encoder, name, (x[idx], y[idx]), test, data.num_classes, cfg,
+                                    semi.epochs, torch_generator(seed, "finetune"), device, label))
+            runs[label] = results[-1]
+        metrics[key] = _semi_summary(results)
+    write_json(out_dir / METRICS, {"semi": metrics})
+    _write_history(out_dir / HISTORY, runs)
+    log.info("semi: %s", metrics)
+
+
+def _semi_summary(results: list[FinetuneResult]) -> dict:
+    last = [r.last_top1 for r in results]
+    return {"top1_mean": round(statistics.mean(last), 2),
+            "top1_std": round(statistics.stdev(last), 2) if len(last) > 1 else 0.0,
+            "runs": [round(v, 2) for v in last],
+            "top1_best_mean": round(statistics.mean(r.best_top1 for r in results), 2)}

@@ -1,0 +1,69 @@
+"""Stage `transfer`: fine-tune the pretrained encoder on another dataset than it was pretrained on,
+next to the same recipe from scratch on that dataset (MAMP's transfer protocol: NTU → PKU-MMD II).
+
+On the embedded data the target is the synthesizer re-run with `evaluate.transfer` (another seed,
+so other subjects' proportions, styles and speeds; fewer subjects; a noisier sensor), then ingested
+and preprocessed with the project's own `ingest` and `preprocess` settings, in a temporary folder.
+Training and test sides are the target's `base.split`. Fine-tuning follows `evaluate.finetune`
+with `evaluate.transfer.epochs`.
+
+Writes `metrics.json` {"transfer": {top1_last, top1_best, best_epoch}, "scratch": {...},
+"target": {"train": n, "test": n}}.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from skelssl.backbones import backbone_from_checkpoint, random_backbone
+from skelssl.config import Params
+from skelssl.console import log
+from skelssl.evaluation.finetune import finetune
+from skelssl.io import load_encoder, write_json
+from skelssl.pipeline import ingest, preprocess, synthesize
+from skelssl.pipeline.dataset import Processed, load_processed
+from skelssl.pipeline.finetune import finetune_summary
+from skelssl.repro import configure_torch, derive_seed, resolve_device, torch_generator
+
+
+def target_params(params: Params) -> Params:
+    """The params that synthesize the target dataset (everything else unchanged)."""
+    cfg = params.evaluate.transfer
+    noise = params.synthesize.noise.model_copy(update={"jitter": cfg.jitter})
+    synth = params.synthesize.model_copy(update={"seed": cfg.seed, "subjects": cfg.subjects, "noise": noise})
+    ingest_cfg = params.ingest.model_copy(update={"source": "ntu"})  # the synthesizer writes NTU files
+    return params.model_copy(update={"synthesize": synth, "ingest": ingest_cfg})
+
+
+def build_target(params: Params, work: Path) -> Processed:
+    """Synthesize → ingest → preprocess the target dataset under `work`."""
+    target = target_params(params)
+    synthesize.run(target, work / "raw")
+    ingest.run(target, work / "raw", work / "ingested")
+    preprocess.run(target, work / "ingested", work / "processed")
+    return load_processed(work / "processed")
+
+
+def run(params: Params, encoder_path: Path, out_dir: Path) -> None:
+    configure_torch(params.pretrain.threads)
+    device = resolve_device(params.pretrain.device)
+    checkpoint = load_encoder(encoder_path)
+    spec, seed = checkpoint["backbone"], params.base.seed
+    cfg = params.evaluate.finetune
+    with tempfile.TemporaryDirectory(prefix="skelssl-transfer-") as work:
+        data = build_target(params, Path(work))
+    x, _, y = data.split(params.base.split, train=True)
+    test_x, _, test_y = data.split(params.base.split, train=False)
+    runs = {"transfer": (backbone_from_checkpoint(checkpoint), cfg),
+            "scratch": (random_backbone(spec, derive_seed(seed, "random_init")),
+                        cfg.model_copy(update={"layer_decay": 1.0}))}
+    metrics: dict = {}
+    for name, (encoder, run_cfg) in runs.items():
+        result = finetune(encoder, spec["config"]["name"], (x, y), (test_x, test_y), data.num_classes,
+                          run_cfg, params.evaluate.transfer.epochs, torch_generator(seed, f"transfer/{name}"),
+                          device, f"transfer {name}")
+        metrics[name] = finetune_summary(result)
+    metrics["target"] = {"train": len(x), "test": len(test_x)}
+    write_json(out_dir / "metrics.json", metrics)
+    log.info("transfer: %s", metrics)

@@ -1,0 +1,274 @@
+"""Report rows: one per experiment, from the workspace and/or from `dvc exp show --json`.
+
+A row holds the experiment's name, its method / split / data source (params.yaml keys of
+`spec.ROW_PARAMS`) and its metrics flattened to dotted keys ("linear.top1", "semi.1%.top1_mean").
+
+Facts followed (DVC 3.67.1, observed on a throwaway repository): `dvc exp show --json` prints a list
+of baselines; each is {"rev", "name", "data", "error", "experiments"}, the first one with
+rev "workspace". `data` = {"rev", "timestamp" (ISO, local time; null for the workspace), "params":
+{file: {"data": {...}}}, "metrics": {path: {"data": {...}} or {"error": {"type", "msg"}}}, "deps",
+"outs", "meta"}. `experiments` is null or a list of {"name", "executor", "revs": [rev entries shaped
+like a baseline]}; `executor` is null for a plain `dvc exp run`, else {"state": "queued" | "running"
+| "success" | "failed", ...}; a failed run has "error": {"msg": "Experiment run failed"} on its rev
+(and may still show the baseline's metrics).
+
+Choices of ours (*unverified*): `exps` rows are experiments only (not the baseline commits, not
+the workspace); queued, running and failed experiments are skipped; the workspace row's timestamp
+is the newest mtime of its metrics files; with `--from both` the workspace row is dropped when an
+experiment has the same params and metrics (a `dvc exp run` leaves its results in the workspace);
+"latest per method" keeps the newest row per (method, source, input, split).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import Any, get_args
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from skelssl.config import MethodName, Params, load_params
+from skelssl.console import log
+from skelssl.errors import SkelsslError
+from skelssl.report.spec import EMBEDDED_INPUTS, METRIC_FILES, ROW_PARAMS
+
+Scalar = float | int
+
+ORIGINS = ("workspace", "exps", "both")
+SKIPPED_STATES = frozenset({"queued", "running", "failed"})
+DVC_TIMEOUT_S = 600
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    method: str
+    split: str
+    source: str
+    input: str
+    metrics: dict[str, Scalar] = field(default_factory=dict)
+    origin: str = "workspace"  # workspace | exp
+    timestamp: datetime | None = None
+
+    @property
+    def embedded(self) -> bool:
+        return self.input in EMBEDDED_INPUTS
+
+    @property
+    def data_label(self) -> str:
+        label = f"{self.source} {self.split}"
+        return f"{label} (embedded)" if self.embedded else label
+
+
+# ---------------------------------------------------------------------------- flattening
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, Scalar]:
+    """Numeric leaves of nested dicts as {"a.b.c": value}; lists, strings and booleans are dropped."""
+    out: dict[str, Scalar] = {}
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(tree, (int, float)) and not isinstance(tree, bool) and prefix:
+        out[prefix] = tree
+    return out
+
+
+def metrics_prefix(path: str) -> str:
+    """Key prefix of a metrics file: from `spec.METRIC_FILES`, else its folder's name."""
+    posix = PurePosixPath(path.replace("\\", "/"))
+    if str(posix) in METRIC_FILES:
+        return METRIC_FILES[str(posix)]
+    return posix.parent.name or posix.stem
+
+
+def merge_metrics(files: dict[str, Any]) -> dict[str, Scalar]:
+    """{metrics path: parsed JSON} → one flat dict; a key seen twice keeps its first value."""
+    merged: dict[str, Scalar] = {}
+    for path, data in files.items():
+        for key, value in flatten(data, metrics_prefix(path)).items():
+            if key in merged:
+                log.warning("report: %s: key %s already read from another metrics file; ignored", path, key)
+                continue
+            merged[key] = value
+    return merged
+
+
+def _dotted(tree: Any, key: str) -> Any:
+    for part in key.split("."):
+        if not isinstance(tree, dict) or part not in tree:
+            return None
+        tree = tree[part]
+    return tree
+
+
+def _row_fields(params: dict[str, Any]) -> dict[str, str]:
+    values = {name: _dotted(params, key) for name, key in ROW_PARAMS.items()}
+    return {name: "?" if value is None else str(value) for name, value in values.items()}
+
+
+# ---------------------------------------------------------------------------- workspace
+
+
+def dvc_yaml_metrics(root: Path) -> list[str]:
+    """Metrics paths declared in `root/dvc.yaml` (plain stages; templated paths are skipped)."""
+    path = root / "dvc.yaml"
+    if not path.is_file():
+        return []
+    try:
+        doc = YAML(typ="safe", pure=True).load(path.read_text())
+    except YAMLError as exc:
+        raise SkelsslError(f"{path}: invalid YAML ({exc.__class__.__name__})") from None
+    found: list[str] = []
+    stages = doc.get("stages") if isinstance(doc, dict) else None
+    for stage in (stages.values() if isinstance(stages, dict) else []):
+        for entry in (stage.get("metrics") or [] if isinstance(stage, dict) else []):
+            for name in entry if isinstance(entry, dict) else [entry]:
+                if isinstance(name, str) and "${" not in name:
+                    found.append(name)
+    return found
+
+
+def workspace_metric_files(root: Path) -> list[str]:
+    return list(dict.fromkeys([*METRIC_FILES, *dvc_yaml_metrics(root)]))
+
+
+def read_metrics_file(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise SkelsslError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+
+
+def workspace_row(root: Path = Path("."), params: Params | None = None,
+                  params_file: Path | None = None) -> Row | None:
+    """The workspace's row (None when no metrics file exists). `params` wins over `params_file`."""
+    files = {name: root / name for name in workspace_metric_files(root)}
+    present = {name: path for name, path in files.items() if path.is_file()}
+    if not present:
+        return None
+    if params is None:
+        params = load_params(params_file if params_file is not None else root / "params.yaml")
+    metrics = merge_metrics({name: read_metrics_file(path) for name, path in present.items()})
+    newest = max(path.stat().st_mtime for path in present.values())
+    return Row(name="workspace", **_row_fields(params.model_dump()), metrics=metrics,
+               origin="workspace", timestamp=datetime.fromtimestamp(newest))
+
+
+# ---------------------------------------------------------------------------- dvc exp show
+
+
+def _timestamp(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _rev_row(rev: dict[str, Any], fallback: str) -> Row | None:
+    if rev.get("error"):
+        return None
+    data = rev.get("data") or {}
+    files = {path: entry["data"] for path, entry in (data.get("metrics") or {}).items()
+             if isinstance(entry, dict) and "data" in entry}
+    metrics = merge_metrics(files)
+    if not metrics:
+        return None
+    params: dict[str, Any] = {}
+    for entry in (data.get("params") or {}).values():
+        if isinstance(entry, dict) and isinstance(entry.get("data"), dict):
+            params = {**entry["data"], **params}  # first file (params.yaml) wins
+    name = rev.get("name") or fallback
+    return Row(name=name, **_row_fields(params), metrics=metrics, origin="exp",
+               timestamp=_timestamp(data.get("timestamp")))
+
+
+def parse_exp_show(data: Any) -> list[Row]:
+    """Rows of the experiments in `dvc exp show --json` output (see the module docstring)."""
+    if not isinstance(data, list):
+        raise SkelsslError("dvc exp show --json: expected a list of baselines")
+    rows: list[Row] = []
+    for baseline in data:
+        for exp in (baseline.get("experiments") or []) if isinstance(baseline, dict) else []:
+            state = (exp.get("executor") or {}).get("state")
+            if state in SKIPPED_STATES:
+                continue
+            for rev in exp.get("revs") or []:
+                row = _rev_row(rev, exp.get("name") or str(rev.get("rev", "?"))[:7])
+                if row is not None:
+                    rows.append(row)
+    return rows
+
+
+def dvc_exp_show(root: Path = Path("."), all_commits: bool = False) -> Any:
+    """Run `dvc exp show --json` (this interpreter's dvc) in `root` and parse its output."""
+    cmd = [sys.executable, "-m", "dvc", "exp", "show", "--json", *(["--all-commits"] if all_commits else [])]
+    try:
+        done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=DVC_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise SkelsslError(f"dvc exp show: no answer in {DVC_TIMEOUT_S} s") from None
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        raise SkelsslError(f"dvc exp show failed: {lines[-1] if lines else f'exit code {done.returncode}'}")
+    try:
+        return json.loads(done.stdout)
+    except json.JSONDecodeError as exc:
+        raise SkelsslError(f"dvc exp show --json: unreadable output ({exc.msg})") from None
+
+
+# ---------------------------------------------------------------------------- selection
+
+
+def _method_rank(method: str) -> int:
+    order = get_args(MethodName)
+    return order.index(method) if method in order else len(order)
+
+
+def sort_rows(rows: list[Row]) -> list[Row]:
+    """Methods in params order (unknown ones last), then workspace first, then oldest first."""
+    return sorted(rows, key=lambda r: (_method_rank(r.method), r.method, r.origin != "workspace",
+                                       r.timestamp or datetime.min, r.name))
+
+
+def latest_per_method(rows: list[Row]) -> list[Row]:
+    """The newest row per (method, source, input, split); a row without a timestamp is oldest."""
+    best: dict[tuple[str, str, str, str], Row] = {}
+    for row in rows:
+        key = (row.method, row.source, row.input, row.split)
+        if key not in best or (row.timestamp or datetime.min) > (best[key].timestamp or datetime.min):
+            best[key] = row
+    return [row for row in rows if best[(row.method, row.source, row.input, row.split)] is row]
+
+
+def _same_run(a: Row, b: Row) -> bool:
+    return replace(a, name="", origin="", timestamp=None) == replace(b, name="", origin="", timestamp=None)
+
+
+def collect(origin: str = "both", root: Path = Path("."), params: Params | None = None,
+            params_file: Path | None = None, latest: bool = False, all_commits: bool = False) -> list[Row]:
+    """Rows from the workspace, the DVC experiments, or both; raise when there is none.
+    The workspace's params: `params`, else `params_file`, else `root/params.yaml`."""
+    if origin not in ORIGINS:
+        raise SkelsslError(f"report: --from must be one of {', '.join(ORIGINS)}, got {origin!r}")
+    rows: list[Row] = []
+    if origin in ("exps", "both"):
+        rows += parse_exp_show(dvc_exp_show(root, all_commits))
+    if origin in ("workspace", "both"):
+        ws = workspace_row(root, params, params_file)
+        if ws is not None and not any(_same_run(ws, row) for row in rows):
+            rows.insert(0, ws)
+    if not rows:
+        looked = []
+        if origin != "exps":
+            looked.append(f"workspace files {', '.join(workspace_metric_files(root))}")
+        if origin != "workspace":
+            looked.append("finished DVC experiments (dvc exp show)")
+        raise SkelsslError(f"report: no metrics found (looked in {' and '.join(looked)})")
+    if latest:
+        rows = latest_per_method(rows)
+    return sort_rows(rows)

@@ -1,0 +1,7 @@
+"""DVC stage `finetune`. Usage: python stages/finetune.py PROCESSED_DIR ENCODER OUT_DIR (paths come from dvc.yaml)."""
+
+from skelssl.pipeline import finetune
+from skelssl.runner import stage_main
+
+if __name__ == "__main__":
+    stage_main(finetune.run_finetune)

@@ -1,0 +1,7 @@
+"""DVC stage `semi`. Usage: python stages/semi.py PROCESSED_DIR ENCODER OUT_DIR (paths come from dvc.yaml)."""
+
+from skelssl.pipeline import finetune
+from skelssl.runner import stage_main
+
+if __name__ == "__main__":
+    stage_main(finetune.run_semi)

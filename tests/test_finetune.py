@@ -1,0 +1,213 @@
+import json
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+import torch
+
+from helpers import LAYOUT, default_params
+from skelssl.backbones import backbone_spec, build_backbone, random_backbone
+from skelssl.config import GINParams, STGCNParams, TransformerParams
+from skelssl.errors import SkelsslError
+from skelssl.evaluation.finetune import FinetuneResult, _train_epoch, finetune, lr_param_groups
+from skelssl.evaluation.heads import TransformerClassifier, build_classifier
+from skelssl.io import load_encoder, save_encoder
+from skelssl.pipeline.finetune import fraction_key, run_finetune, run_semi
+
+torch.set_num_threads(1)
+
+T = 8
+CPU = torch.device("cpu")
+BACKBONES = {
+    "transformer": TransformerParams(name="transformer", dim=16, depth=2, heads=2, mlp_ratio=2.0,
+                                     t_patch=2, layer_scale=0.0, drop_path=0.0),
+    "stgcn": STGCNParams(name="stgcn", hidden_channels=4, hidden_dim=16, temporal_kernel=3,
+                         dropout=0.0, edge_importance=True),
+    "gin": GINParams(name="gin", dim=8, hidden=8, layers=1),
+}
+
+
+def _task(per_class: int, classes: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two persons of Gaussian noise (std 0.3) shifted by a class-specific constant offset."""
+    y = torch.arange(classes).repeat_interleave(per_class)
+    offset = (y.float() - (classes - 1) / 2).view(-1, 1, 1, 1, 1)
+    gen = torch.Generator().manual_seed(seed)
+    noise = 0.3 * torch.randn(len(y), 2, T, LAYOUT.num_joints, 3, generator=gen)
+    return noise + offset, y
+
+
+def _encoder(name: str, seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return build_backbone(BACKBONES[name], LAYOUT, T)
+
+
+def _cfg(**update):
+    base = {"batch_size": 8, "lr": 3e-3, "warmup_epochs": 1}
+    return default_params().evaluate.finetune.model_copy(update=base | update)
+
+
+@pytest.mark.parametrize(("name", "epochs"), [("transformer", 6), ("stgcn", 18), ("gin", 12)])
+def test_finetune_solves_a_separable_task(name, epochs):
+    result = finetune(_encoder(name), name, _task(8, 3, 0), _task(6, 3, 1), 3, _cfg(), epochs,
+                      torch.Generator().manual_seed(0), CPU)
+    assert len(result.top1) == len(result.losses) == epochs
+    assert result.last_top1 == 100.0
+    assert result.losses[-1] < result.losses[0]
+
+
+def test_finetune_is_deterministic_and_leaves_global_rng_and_encoder_alone():
+    encoder = _encoder("transformer")
+    before = {k: v.clone() for k, v in encoder.state_dict().items()}
+    runs = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)
+        state = torch.get_rng_state()
+        runs.append(finetune(encoder, "transformer", _task(4, 3, 0), _task(2, 3, 1), 3, _cfg(), 2,
+                             torch.Generator().manual_seed(5), CPU))
+        assert torch.equal(torch.get_rng_state(), state)
+    assert runs[0] == runs[1]  # drop-path (0.1) and head dropout draw from the seeded, forked RNG
+    other = finetune(encoder, "transformer", _task(4, 3, 0), _task(2, 3, 1), 3, _cfg(), 2,
+                     torch.Generator().manual_seed(6), CPU)
+    assert other.losses != runs[0].losses
+    assert all(torch.equal(before[k], v) for k, v in encoder.state_dict().items())
+
+
+def test_layer_decay_groups_have_the_expected_lrs():
+    model = build_classifier("transformer", _encoder("transformer"), 3, 0.1, 2)
+    groups = lr_param_groups(model, weight_decay=0.05, layer_decay=0.5)
+    scale = {name: g["lr_scale"] for g in groups for name in g["names"]}
+    decay = {name: g["weight_decay"] for g in groups for name in g["names"]}
+    assert len(scale) == len(list(model.parameters()))
+    # depth 2: embeddings = layer 0, blocks 1..2, final norm + head = layer 3; scale 0.5^(3 - id)
+    assert scale["encoder.patch_embed.weight"] == scale["encoder.pos_spatial"] == 0.125
+    assert scale["encoder.pos_temporal"] == 0.125
+    assert scale["encoder.blocks.0.attn.qkv.weight"] == 0.25
+    assert scale["encoder.blocks.1.mlp.0.weight"] == 0.5
+    assert scale["encoder.norm.weight"] == scale["head.0.weight"] == scale["head.3.bias"] == 1.0
+    assert decay["encoder.blocks.0.attn.qkv.weight"] == decay["head.0.weight"] == 0.05
+    for name in ("encoder.pos_spatial", "encoder.blocks.0.attn.qkv.bias", "encoder.norm.weight",
+                 "encoder.blocks.1.norm1.weight", "head.1.weight"):
+        assert decay[name] == 0.0, name
+    # the step sets each group's lr to the schedule's lr times its scale
+    opt = torch.optim.AdamW(groups, lr=1.0)
+    schedule = {"total_steps": 10, "warmup_steps": 0, "lr": 2e-3, "min_lr": 2e-3}
+    x, y = _task(4, 3, 0)
+    _train_epoch(model, opt, torch.nn.CrossEntropyLoss(), x, y, 6, 0, schedule, torch.Generator(), CPU)
+    assert sorted({round(g["lr"], 12) for g in opt.param_groups}) == [2.5e-4, 5e-4, 1e-3, 2e-3]
+
+
+def test_other_backbones_get_no_layer_decay():
+    for name in ("stgcn", "gin"):
+        model = build_classifier(name, _encoder(name), 3, 0.1, 2)
+        assert {g["lr_scale"] for g in lr_param_groups(model, 0.05, 0.5)} == {1.0}
+
+
+def test_transformer_head_drop_path_and_person_pooling():
+    encoder = _encoder("transformer")
+    model = build_classifier("transformer", encoder, 3, 0.2, 2)
+    assert isinstance(model, TransformerClassifier)
+    assert [b.drop_path.p for b in model.encoder.blocks] == [0.0, pytest.approx(0.2)]
+    assert [b.drop_path.p for b in encoder.blocks] == [0.0, 0.0]  # the original is untouched
+    assert model.head[0].in_features == LAYOUT.num_joints * 16  # joint features concatenated
+    x, _ = _task(2, 2, 0)
+    model.eval()
+    with torch.no_grad():
+        out = model(x)
+        assert out.shape == (4, 3)
+        assert torch.allclose(out, model(x.flip(1)), atol=1e-5)  # mean over persons
+        assert not torch.allclose(out, model(x.flip(3)), atol=1e-3)  # joints are not pooled
+
+
+def test_last_and_best_are_reported_separately():
+    result = FinetuneResult(top1=[50.0, 80.0, 80.0, 70.0], losses=[1.0, 0.8, 0.7, 0.6])
+    assert (result.last_top1, result.best_top1, result.best_epoch) == (70.0, 80.0, 2)
+
+
+def test_finetune_needs_two_clips_per_batch():
+    with pytest.raises(SkelsslError, match="at least 2 clips"):
+        finetune(_encoder("stgcn"), "stgcn", _task(1, 1, 0), _task(1, 2, 1), 2, _cfg(), 1,
+                 torch.Generator(), CPU)
+
+
+def test_fraction_key():
+    assert [fraction_key(f) for f in (0.01, 0.1, 0.005, 0.25)] == ["1%", "10%", "0.5%", "25%"]
+
+
+# ------------------------------------------------------------------ pipeline on a tiny folder
+
+
+@pytest.fixture
+def tiny_run(tmp_path):
+    """A processed folder (3 classes, 8 training + 4 test clips each) and a stgcn encoder."""
+    x_train, y_train = _task(8, 3, 0)
+    x_test, y_test = _task(4, 3, 1)
+    x = torch.cat([x_train, x_test]).numpy()
+    processed = tmp_path / "processed"
+    processed.mkdir()
+    np.save(processed / "joints.npy", x)
+    np.save(processed / "motion.npy", np.zeros(x.shape[:4], dtype=np.float32))
+    pl.DataFrame({"label": torch.cat([y_train, y_test]).numpy(),
+                  "xsub_train": [True] * len(y_train) + [False] * len(y_test)}).write_parquet(
+        processed / "index.parquet")
+    (processed / "meta.json").write_text(json.dumps({"layout": LAYOUT.name, "persons": 2}))
+    encoder_path = tmp_path / "encoder.pt"
+    save_encoder(encoder_path, _encoder("stgcn", seed=3).state_dict(),
+                 backbone_spec(BACKBONES["stgcn"], LAYOUT, T), {})
+    params = default_params()
+    ev = params.evaluate.model_copy(update={
+        "finetune": _cfg(epochs=3),
+        "semi": params.evaluate.semi.model_copy(update={"repeats": 2, "epochs": 2}),
+    })
+    run = params.pretrain.model_copy(update={"device": "cpu", "threads": 1})
+    params = params.model_copy(update={"evaluate": ev, "pretrain": run})
+    return params, processed, encoder_path, tmp_path / "out"
+
+
+def test_run_finetune_writes_metrics_and_history(tiny_run):
+    params, processed, encoder_path, out = tiny_run
+    run_finetune(params, processed, encoder_path, out)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) == {"finetune", "scratch"}
+    for run in metrics.values():
+        assert set(run) == {"top1_last", "top1_best", "best_epoch"}
+        assert 0.0 <= run["top1_last"] <= run["top1_best"] <= 100.0
+        assert 1 <= run["best_epoch"] <= 3
+    history = pl.read_csv(out / "history.tsv", separator="\t")
+    assert history.columns == ["epoch", "finetune", "scratch"]
+    assert history["epoch"].to_list() == [1, 2, 3]
+    assert history["finetune"].max() == metrics["finetune"]["top1_best"]
+    assert history["scratch"][-1] == metrics["scratch"]["top1_last"]
+    assert sorted(p.name for p in out.iterdir()) == ["history.tsv", "metrics.json"]  # no temp files
+
+
+def test_scratch_encoder_is_random_and_reproducible(tiny_run):
+    _, _, encoder_path, _ = tiny_run
+    checkpoint = load_encoder(encoder_path)
+    torch.manual_seed(0)
+    state = torch.get_rng_state()
+    a, b = random_backbone(checkpoint["backbone"], 11), random_backbone(checkpoint["backbone"], 11)
+    assert torch.equal(torch.get_rng_state(), state)
+    c = random_backbone(checkpoint["backbone"], 12)
+    assert not torch.equal(a.state_dict()["units.1.gcn.weight"], c.state_dict()["units.1.gcn.weight"])
+    pretrained = checkpoint["state_dict"]
+    weight = "units.1.gcn.weight"
+    assert not torch.equal(a.state_dict()[weight], pretrained[weight])
+    assert all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
+
+
+def test_run_semi_writes_mean_std_over_repeats(tiny_run):
+    params, processed, encoder_path, out = tiny_run
+    run_semi(params, processed, encoder_path, out)
+    semi = json.loads((out / "metrics.json").read_text())["semi"]
+    assert list(semi) == ["1%", "10%"]  # params.yaml fractions 0.01, 0.1
+    for entry in semi.values():
+        assert set(entry) == {"top1_mean", "top1_std", "runs", "top1_best_mean"}
+        runs = entry["runs"]
+        assert len(runs) == 2
+        assert entry["top1_mean"] == pytest.approx(sum(runs) / 2, abs=0.01)
+        assert entry["top1_std"] == pytest.approx(abs(runs[0] - runs[1]) / math.sqrt(2), abs=0.02)
+        assert entry["top1_best_mean"] >= entry["top1_mean"] - 0.01
+    history = pl.read_csv(out / "history.tsv", separator="\t")
+    assert history.columns == ["epoch", "semi 1% #0", "semi 1% #1", "semi 10% #0", "semi 10% #1"]
+    assert history["semi 1% #1"][-1] == semi["1%"]["runs"][1]

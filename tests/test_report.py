@@ -1,0 +1,250 @@
+"""`skelssl report`: flattening, table cells, `dvc exp show --json` parsing, paper numbers, PNG, CLI.
+
+tests/data/exp_show.json is real `dvc exp show --json` output (DVC 3.67.1) recorded on a throwaway
+repository: baseline `main` (method mamp), experiments mamp-seed1 and pstl-a (plain `dvc exp run`),
+s2v-queued and pending (queued, then run: executor state "success"), broken (failed) and
+still-queued (queued, never run).
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import shutil
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from skelssl.errors import SkelsslError
+from skelssl.report import collect as collect_mod
+from skelssl.report.build import write_report
+from skelssl.report.collect import (Row, collect, dvc_exp_show, flatten, latest_per_method, merge_metrics,
+                                    metrics_prefix, parse_exp_show, workspace_row)
+from skelssl.report.paper import PaperResults, load_raw, validate
+from skelssl.report.spec import COLUMNS
+from skelssl.report.table import cell, render_report, render_table
+from tests.helpers import METHOD_NAMES, ROOT
+
+SAMPLE = Path(__file__).parent / "data" / "exp_show.json"
+EVAL = {"linear": {"top1": 85.42, "top5": 99.54}, "knn": {"top1": 54.4},
+        "random_init": {"linear": {"top1": 53.24}, "knn": {"top1": 47.92}}}
+
+
+def _sample() -> list:
+    return json.loads(SAMPLE.read_text())
+
+
+def _row(method: str = "mamp", **metrics: float) -> Row:
+    return Row("run-1", method, "xsub", "ntu", "data/synthetic", dict(metrics))
+
+
+def _columns() -> dict[str, object]:
+    return {c.label: c for c in COLUMNS}
+
+
+# ---------------------------------------------------------------------------- flattening
+
+
+def test_flatten_keeps_numeric_leaves_only():
+    tree = {"semi": {"1%": {"top1_mean": 40.25, "top1_std": 1.5, "runs": [40.0, 41.0]}},
+            "best_epoch": 7, "ok": True, "name": "x", "auc": {"random": 70}}
+    assert flatten(tree) == {"semi.1%.top1_mean": 40.25, "semi.1%.top1_std": 1.5, "best_epoch": 7,
+                             "auc.random": 70}
+    assert flatten({"a": 1}, "streams") == {"streams.a": 1}
+
+
+def test_metrics_prefix_and_merge():
+    assert metrics_prefix("results/eval/metrics.json") == ""
+    assert metrics_prefix("results/robustness/metrics.json") == "robustness"
+    assert metrics_prefix("results/other/metrics.json") == "other"
+    merged = merge_metrics({
+        "results/eval/metrics.json": EVAL,
+        "results/streams/metrics.json": {"joint": 80.0, "ensemble": 88.12},
+        "results/robustness/metrics.json": {"random": {"k=0": 85.0}, "auc": {"random": 70.0}},
+        "results/x/metrics.json": {"linear": 1.0},  # → "x.linear", no clash
+    })
+    assert merged["linear.top1"] == 85.42 and merged["random_init.knn.top1"] == 47.92
+    assert merged["streams.ensemble"] == 88.12 and merged["robustness.auc.random"] == 70.0
+    assert merged["robustness.random.k=0"] == 85.0 and merged["x.linear"] == 1.0
+    assert len(merged) == 10
+    # a key read twice keeps the first file's value
+    assert merge_metrics({"a/eval/metrics.json": {"v": 1}, "b/eval/metrics.json": {"v": 2}}) == {"eval.v": 1}
+
+
+# ---------------------------------------------------------------------------- table
+
+
+def test_cells_exact_formats():
+    cols = _columns()
+    row = _row(**{"linear.top1": 85.42, "semi.1%.top1_mean": 40.25, "semi.1%.top1_std": 1.52,
+                  "semi.10%.top1_mean": 76.5, "finetune.top1_last": 86.54, "finetune.top1_best": 87.5,
+                  "finetune.best_epoch": 7, "scratch.top1_last": 60.0, "streams.ensemble": 88.12,
+                  "robustness.auc.random": 70.0})
+    assert cell(row, cols["linear"]) == "85.4"
+    assert cell(row, cols["kNN"]) == "–"
+    assert cell(row, cols["semi 1%"]) == "40.2 ± 1.5"
+    assert cell(row, cols["semi 10%"]) == "76.5"  # no std → the mean alone
+    assert cell(row, cols["fine-tune"]) == "86.5 (best 87.5, ep 7)"
+    assert cell(row, cols["scratch"]) == "60.0"
+    assert cell(row, cols["streams ensemble"]) == "88.1"  # scalar streams schema
+    assert cell(_row(**{"streams.ensemble.top1": 70.04}), cols["streams ensemble"]) == "70.0"
+    assert cell(row, cols["robustness AUC random / centrality"]) == "70.0 / –"
+    assert cell(_row(), cols["robustness AUC random / centrality"]) == "–"
+
+
+def test_table_rows_and_paper_columns():
+    paper = PaperResults.load()
+    rows = [_row("mamp", **{"linear.top1": 85.42, "knn.top1": 54.4}),
+            _row("pstl", **{"finetune.top1_last": 70.0, "finetune.top1_best": 71.0})]
+    lines = render_table(rows, paper).splitlines()
+    assert len(lines) == 4
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert header[:5] == ["experiment", "method", "data", "linear", "kNN"]
+    assert header[-5:] == [f"paper (NTU-60 xsub): {x}" for x in
+                           ("linear", "fine-tune", "semi 1%", "semi 10%", "3-stream linear")]
+    assert lines[2] == ("| run-1 | mamp | ntu xsub (embedded) | 85.4 | 54.4 | – | – | – | – | – | – | – | – "
+                        "| 84.9† | 93.1 | 66.0 | 88.0 | – |")
+    assert lines[3] == ("| run-1 | pstl | ntu xsub (embedded) | – | – | – | – | 70.0 (best 71.0) | – | – | – | – "
+                        "| – | 77.3 | 87.1 (3s) | – | – | 79.1 (3s) |")
+    report = render_report(rows, paper)
+    assert "last epoch" in report and "not comparable" in report and "![comparison](report.png)" in report
+    assert "[DiMoP] Tab I, [GFP-note], [Awesome]" in report
+    real = Row("r", "skeleton2vec", "xsub", "ntu", "data/raw", {"linear.top1": 80.0})
+    assert "(embedded)" not in render_table([real], paper) and "not comparable" not in render_report([real], paper)
+
+
+# ---------------------------------------------------------------------------- dvc exp show
+
+
+def test_parse_recorded_exp_show():
+    rows = parse_exp_show(_sample())
+    by_name = {r.name: r for r in rows}
+    # workspace and baseline are not experiments; queued and failed runs are skipped
+    assert sorted(by_name) == ["mamp-seed1", "pending", "pstl-a", "s2v-queued"]
+    mamp = by_name["mamp-seed1"]
+    assert (mamp.method, mamp.split, mamp.source, mamp.input, mamp.origin) == \
+        ("mamp", "xsub", "ntu", "data/synthetic", "exp")
+    assert mamp.metrics["linear.top1"] == 81.5 and mamp.metrics["semi.1%.top1_mean"] == 40.75
+    assert mamp.metrics["finetune.best_epoch"] == 7 and len(mamp.metrics) == 15
+    assert mamp.timestamp == datetime(2026, 11, 21, 9, 1, 48)
+    assert by_name["pending"].method == "pstl" and by_name["s2v-queued"].metrics["linear.top1"] == 84.0
+    latest = latest_per_method(rows)
+    assert sorted(r.name for r in latest) == ["mamp-seed1", "pending", "s2v-queued"]
+
+
+def test_parse_exp_show_rejects_non_list():
+    with pytest.raises(SkelsslError, match="expected a list"):
+        parse_exp_show({"rev": "workspace"})
+
+
+def test_dvc_exp_show_outside_a_repo_is_one_line_error(tmp_path):
+    with pytest.raises(SkelsslError, match="dvc exp show failed: .*not inside of a DVC repository"):
+        dvc_exp_show(tmp_path)
+
+
+# ---------------------------------------------------------------------------- workspace
+
+
+def _workspace(tmp: Path, method: str, files: dict[str, dict]) -> None:
+    text = (ROOT / "params.yaml").read_text()
+    (tmp / "params.yaml").write_text(text.replace("\nmethod: skeleton2vec", f"\nmethod: {method}", 1))
+    for name, data in files.items():
+        (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / name).write_text(json.dumps(data))
+
+
+def test_workspace_row_and_dedupe_against_experiments(tmp_path, monkeypatch):
+    assert workspace_row(tmp_path) is None
+    sample = _sample()
+    exp = next(rev for e in sample[1]["experiments"] for rev in e["revs"] if rev["name"] == "mamp-seed1")
+    files = json.loads(json.dumps({path: entry["data"] for path, entry in exp["data"]["metrics"].items()}))
+    _workspace(tmp_path, "mamp", files)
+    ws = workspace_row(tmp_path)
+    assert ws is not None and (ws.name, ws.method, ws.split, ws.embedded) == ("workspace", "mamp", "xsub", True)
+    assert ws.metrics["semi.10%.top1_mean"] == 76.5
+    monkeypatch.setattr(collect_mod, "dvc_exp_show", lambda root, all_commits=False: sample)
+    # identical params and metrics: the workspace is the last experiment's output → one row, the exp's
+    assert [r.name for r in collect("both", tmp_path)] == ["s2v-queued", "pstl-a", "pending", "mamp-seed1"]
+    files["results/eval/metrics.json"]["knn"]["top1"] = 1.0
+    _workspace(tmp_path, "mamp", files)
+    rows = collect("both", tmp_path)
+    assert [r.name for r in rows] == ["s2v-queued", "pstl-a", "pending", "workspace", "mamp-seed1"]
+    assert [r.name for r in collect("workspace", tmp_path)] == ["workspace"]
+
+
+def test_invalid_metrics_json_names_file_and_line(tmp_path):
+    _workspace(tmp_path, "pstl", {})
+    (tmp_path / "results" / "eval").mkdir(parents=True)
+    (tmp_path / "results" / "eval" / "metrics.json").write_text('{\n  "linear": ,\n}')
+    with pytest.raises(SkelsslError, match=r"results/eval/metrics\.json:2: invalid JSON"):
+        workspace_row(tmp_path)
+
+
+# ---------------------------------------------------------------------------- paper numbers
+
+
+def test_paper_results_valid_and_complete():
+    data = load_raw()
+    assert validate(data) == []
+    assert set(data["methods"]) == set(METHOD_NAMES)
+    values = [v for m in data["methods"].values() for rec in m["results"] for v in rec["values"].values()]
+    assert len(values) == 70 and all(0 <= v <= 100 for v in values)
+    paper = PaperResults.load()
+    mamp = paper.lookup("mamp", "linear", "ntu60_xsub")
+    assert mamp is not None and (mamp.value, mamp.unverified, mamp.variant) == (84.9, True, "paper")
+    assert paper.lookup("mamp", "linear", "ntu60_xsub", variant="readme").value == 85.0
+    assert paper.lookup("pstl", "linear", "ntu120_xsub", variant="3s").unverified
+    assert not paper.lookup("pstl", "linear", "ntu60_xsub", variant="3s").unverified
+    assert paper.lookup("skeletonmae_st", "finetune", "ntu60_xsub").value == 88.5  # MAMP-lineage first
+    assert paper.lookup("skeletonmae_graph", "linear", "ntu60_xsub") is None
+    assert paper.lookup("skeletonmae_graph", "finetune", "ntu60_xsub").value == 92.8
+
+
+def test_paper_validator_reports_problems():
+    data = load_raw()
+    data["methods"].pop("pstl")
+    data["methods"]["mamp"]["results"][0]["values"]["ntu60_xsub"] = 184.9
+    data["methods"]["mamp"]["results"][1]["protocol"] = "zero-shot"
+    assert validate(data) == ["method pstl missing", "mamp.results[0].ntu60_xsub: 184.9 is not a percentage",
+                              "mamp.results[1]: unknown protocol 'zero-shot'"]
+
+
+# ---------------------------------------------------------------------------- outputs and CLI
+
+
+def test_write_report_png_and_markdown(tmp_path):
+    rows = parse_exp_show(_sample())
+    md, png = write_report(rows, tmp_path / "out", "exps")
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+    text = md.read_text()
+    assert text.count("\n| ") == 5 and "| pstl-a | pstl |" in text
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report.md", "report.png"]
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "skelssl", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+
+
+def test_cli_without_metrics_fails_with_one_line(tmp_path):
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    done = _cli("report", "--from", "workspace", "--out", "out", cwd=tmp_path)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: report: no metrics found"), done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_stage_script_writes_report(tmp_path, monkeypatch):
+    _workspace(tmp_path, "pstl", {"results/eval/metrics.json": EVAL,
+                                  "results/streams/metrics.json": {"joint": 80.0, "ensemble": 88.12}})
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["stages/report.py", "docs/report"])
+    runpy.run_path(str(ROOT / "stages" / "report.py"), run_name="__main__")  # in-process: no torch re-import
+    text = (tmp_path / "docs" / "report" / "report.md").read_text()
+    assert "| workspace | pstl | ntu xsub (embedded) | 85.4 | 54.4 |" in text and "| 88.1 |" in text
+    assert (tmp_path / "docs" / "report" / "report.png").stat().st_size > 5000
