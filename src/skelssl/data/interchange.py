@@ -27,9 +27,11 @@ import collections
 import pickle
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -69,7 +71,7 @@ def load_pickle(path: Path) -> Any:
     except OSError as exc:
         raise ParseError(path, 0, f"cannot read file: {exc.strerror or exc}") from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
-            KeyError, ImportError, UnicodeDecodeError) as exc:
+            KeyError, ImportError, UnicodeDecodeError, MemoryError, OverflowError) as exc:
         raise ParseError(path, 0, f"not a loadable pickle: {exc}") from None
 
 
@@ -97,10 +99,23 @@ def _read_header(f: Any, path: Path, key: str) -> tuple[tuple[int, ...], np.dtyp
     return tuple(shape), dtype
 
 
+@contextmanager
+def _npz_member(path: Path, key: str) -> Iterator[IO[bytes]]:
+    """The `<key>.npy` member of an .npz, read errors of a corrupt archive as ParseError."""
+    try:
+        with _open_npz(path) as zf, zf.open(f"{key}.npy") as f:
+            yield f
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as exc:
+        raise ParseError(path, 0, f"corrupt .npz member {key}.npy: {exc}") from None
+
+
 def _open_npz(path: Path) -> zipfile.ZipFile:
     if not zipfile.is_zipfile(path):
         raise ParseError(path, 0, "not an .npz (zip) file")
-    zf = zipfile.ZipFile(path)
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:  # a corrupt directory (found by fuzzing)
+        raise ParseError(path, 0, f"corrupt .npz (zip) file: {exc}") from None
     have = sorted(n.removesuffix(".npy") for n in zf.namelist())
     for key in NPZ_KEYS:
         if f"{key}.npy" not in zf.namelist():
@@ -112,7 +127,7 @@ def _open_npz(path: Path) -> zipfile.ZipFile:
 def npz_labels(path: Path, part: str) -> np.ndarray:
     """0-based labels of `y_<part>` (one-hot rows); ParseError for anything else."""
     key = f"y_{part}"
-    with _open_npz(path) as zf, zf.open(f"{key}.npy") as f:
+    with _npz_member(path, key) as f:
         shape, dtype = _read_header(f, path, key)
         if len(shape) != 2 or shape[1] < 1:
             raise ParseError(path, 0, f"{key}: shape {shape}, expected (N, classes) one-hot")
@@ -132,7 +147,7 @@ def read_npz_part(path: Path, part: str, chunk: int = 256) -> Iterator[tuple[int
     (up to its last non-zero frame); joints is None for an all-zero row."""
     labels = npz_labels(path, part)
     key = f"x_{part}"
-    with _open_npz(path) as zf, zf.open(f"{key}.npy") as f:
+    with _npz_member(path, key) as f:
         shape, dtype = _read_header(f, path, key)
         if len(shape) != 3 or shape[2] != NPZ_VALUES or dtype.kind != "f":
             raise ParseError(path, 0, f"{key}: {dtype} array of shape {shape}, expected float (N, T, "

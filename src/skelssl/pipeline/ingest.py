@@ -152,7 +152,7 @@ def run(params: Params, input_dir: Path, out_dir: Path) -> None:
         writer.close()
         if rows:
             parts.append(pl.DataFrame(rows))
-        index = pl.concat(parts, how="vertical").rechunk()
+        index = pl.concat(parts, how="vertical_relaxed").rechunk()  # parts infer types alone
         splits = sorted(key.removesuffix("_train") for key in index.columns if key.endswith("_train"))
         index.write_parquet(tmp / INDEX)
         pl.DataFrame(skipped, schema={"file": pl.String, "line": pl.Int64, "error": pl.String}

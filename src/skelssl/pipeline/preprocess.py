@@ -64,10 +64,13 @@ def run_chunked(params: Params, ingested_dir: Path, out_dir: Path, chunk_frames:
             shutil.copyfile(ingested_dir / META, tmp / META)
             with (NpyWriter(tmp / JOINTS, np.float32, (persons, cfg.frames, num_joints, channels)) as xs,
                   NpyWriter(tmp / MOTION, np.float32, (persons, cfg.frames, num_joints)) as motions):
-                for i, j in chunks(offsets, chunk_frames):
+                parts = chunks(offsets, chunk_frames)
+                longest = max((int(offsets[j] - offsets[i]) for i, j in parts), default=0)
+                buffer = np.empty((longest, *joints.shape[1:]), dtype=joints.dtype)  # reused
+                for i, j in parts:
                     start, stop = int(offsets[i]), int(offsets[j])
                     x, motion = preprocess_batch(
-                        np.ascontiguousarray(joints.read(start, stop), dtype=np.float32),
+                        np.ascontiguousarray(joints.read(start, stop, buffer), dtype=np.float32),
                         offsets[i : j + 1] - start, cfg.frames, cfg.crop_ratio,
                         layout.center if cfg.center else -1, cfg.align_view, left, right,
                     )

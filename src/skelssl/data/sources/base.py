@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from skelssl.config import IngestParams
+from skelssl.errors import ParseError
 
 
 @dataclass(frozen=True)
@@ -44,3 +45,14 @@ class Source:
     def read(self, item: Any, cfg: IngestParams) -> list[Clip]:
         """The clips of one item; ParseError (file + 1-based line) when it is malformed."""
         raise NotImplementedError
+
+
+def read_text(path: Path) -> str:
+    """A text file's content; ParseError naming the 1-based line of the first byte that is not
+    UTF-8 (fuzzing found raw UnicodeDecodeErrors escaping the text-format readers)."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ParseError(path, line, f"not UTF-8 text (byte 0x{data[exc.start]:02x})") from None

@@ -28,13 +28,14 @@ a ParseError of that array (line 0), which `ingest.on_error: skip` can skip.
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from skelssl.config import IngestParams
-from skelssl.data.sources.base import Clip, Source
+from skelssl.data.sources.base import Clip, Source, read_text
 from skelssl.errors import ParseError, SkelsslError
 from skelssl.skeleton import LAYOUTS, Layout
 
@@ -61,7 +62,7 @@ def _cell_int(text: str) -> int | None:
 
 def read_labels(path: Path) -> tuple[list[str], list[dict[str, str]], list[int]]:
     """(header, rows as dicts, 1-based line of each row) of a labels.csv; ParseError on bad rows."""
-    with path.open(newline="") as handle:
+    with io.StringIO(read_text(path), newline="") as handle:
         reader = csv.reader(handle)
         header = [h.strip() for h in next(reader, [])]
         if header[:2] != ["name", "label"]:

@@ -31,7 +31,7 @@ import numpy as np
 
 from skelssl.config import IngestParams
 from skelssl.console import log
-from skelssl.data.sources.base import Clip, Source
+from skelssl.data.sources.base import Clip, Source, read_text
 from skelssl.errors import ParseError, SkelsslError
 
 FOLDER = "MSRAction3DSkeletonReal3D"
@@ -68,15 +68,14 @@ def parse_name(path: Path) -> tuple[int, int, int]:
 def read_msr(path: Path) -> np.ndarray:
     """The raw file as (T, 20, 4) float32 in MSR's joint order; ParseError names the bad line."""
     rows = []
-    with path.open() as handle:
-        for number, line in enumerate(handle, start=1):
-            fields = line.split()
-            if len(fields) != 4:
-                raise ParseError(path, number, f"expected 4 numbers (x y z c), got {len(fields)}")
-            try:
-                rows.append([float(f) for f in fields])
-            except ValueError:
-                raise ParseError(path, number, f"not a number in {line.strip()!r}") from None
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
+        fields = line.split()
+        if len(fields) != 4:
+            raise ParseError(path, number, f"expected 4 numbers (x y z c), got {len(fields)}")
+        try:
+            rows.append([float(f) for f in fields])
+        except ValueError:
+            raise ParseError(path, number, f"not a number in {line.strip()!r}") from None
     if not rows:
         raise ParseError(path, 1, "empty file")
     if len(rows) % NUM_JOINTS:
@@ -92,7 +91,7 @@ def _subset(root: Path) -> frozenset[str] | None:
     for folder in (root, root.parent):
         path = folder / SUBSET_FILE
         if path.is_file():
-            return frozenset(path.read_text().split())
+            return frozenset(read_text(path).split())
     return None
 
 

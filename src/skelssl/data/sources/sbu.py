@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from skelssl.config import IngestParams
-from skelssl.data.sources.base import Clip, Source
+from skelssl.data.sources.base import Clip, Source, read_text
 from skelssl.errors import ParseError, SkelsslError
 
 FILE = "skeleton_pos.txt"
@@ -70,21 +70,20 @@ def to_metres(values: np.ndarray) -> np.ndarray:
 def read_sbu(path: Path) -> np.ndarray:
     """(T, 2, 15, 3) normalised coordinates of a skeleton_pos.txt; ParseError names the bad line."""
     rows = []
-    with path.open() as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            fields = line.split(",")
-            if len(fields) != 1 + 2 * 3 * NUM_JOINTS:
-                raise ParseError(path, number, f"expected {1 + 6 * NUM_JOINTS} comma-separated values, "
-                                               f"got {len(fields)}")
-            try:
-                values = [float(f) for f in fields[1:]]
-            except ValueError:
-                raise ParseError(path, number, "not a number") from None
-            if not np.isfinite(values).all():
-                raise ParseError(path, number, "non-finite coordinate")
-            rows.append(values)
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.split(",")
+        if len(fields) != 1 + 2 * 3 * NUM_JOINTS:
+            raise ParseError(path, number, f"expected {1 + 6 * NUM_JOINTS} comma-separated values, "
+                                           f"got {len(fields)}")
+        try:
+            values = [float(f) for f in fields[1:]]
+        except ValueError:
+            raise ParseError(path, number, "not a number") from None
+        if not np.isfinite(values).all():
+            raise ParseError(path, number, "non-finite coordinate")
+        rows.append(values)
     if not rows:
         raise ParseError(path, 1, "empty file")
     return np.asarray(rows, dtype=np.float64).reshape(-1, 2, NUM_JOINTS, 3)

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from skelssl.config import IngestParams
-from skelssl.data.sources.base import Clip, Source
+from skelssl.data.sources.base import Clip, Source, read_text
 from skelssl.errors import ParseError, SkelsslError
 
 ACTIONS: tuple[str, ...] = ("walk", "sitDown", "standUp", "pickUp", "carry", "throw", "push", "pull",
@@ -79,7 +79,7 @@ def read_labels(path: Path) -> dict[str, tuple[Segment, ...]]:
     """Label file → {sequence: segments}; NaN segments are left out. ParseError names the line."""
     blocks: dict[str, list[Segment]] = {}
     current: list[Segment] | None = None
-    for number, raw in enumerate(path.read_text().splitlines(), start=1):
+    for number, raw in enumerate(read_text(path).splitlines(), start=1):
         line = raw.strip()
         if not line:
             continue
@@ -115,22 +115,23 @@ def read_labels(path: Path) -> dict[str, tuple[Segment, ...]]:
 def read_joints(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(frame indices (R,) int64, joints (R, 20, 3) float32) of a joints file, in file order."""
     frames, rows = [], []
-    with path.open() as handle:
-        for number, line in enumerate(handle, start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) != 1 + 3 * NUM_JOINTS:
-                raise ParseError(path, number, f"expected {1 + 3 * NUM_JOINTS} numbers, got {len(fields)}")
-            try:
-                index = float(fields[0])
-                values = [float(f) for f in fields[1:]]
-            except ValueError:
-                raise ParseError(path, number, f"not a number in line {number}") from None
-            if not index.is_integer() or not all(math.isfinite(v) for v in values):
-                raise ParseError(path, number, "frame index not an integer or a coordinate not finite")
-            frames.append(int(index))
-            rows.append(values)
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 1 + 3 * NUM_JOINTS:
+            raise ParseError(path, number, f"expected {1 + 3 * NUM_JOINTS} numbers, got {len(fields)}")
+        try:
+            index = float(fields[0])
+            values = [float(f) for f in fields[1:]]
+        except ValueError:
+            raise ParseError(path, number, f"not a number in line {number}") from None
+        if not index.is_integer() or not all(math.isfinite(v) for v in values):
+            raise ParseError(path, number, "frame index not an integer or a coordinate not finite")
+        if not 0 <= index < 2**31:
+            raise ParseError(path, number, f"frame index {fields[0]} out of range")
+        frames.append(int(index))
+        rows.append(values)
     if not rows:
         raise ParseError(path, 1, "empty file")
     return np.asarray(frames, dtype=np.int64), np.asarray(rows, dtype=np.float32).reshape(-1, NUM_JOINTS, 3)
