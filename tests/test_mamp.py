@@ -1,6 +1,6 @@
 import torch
 
-from helpers import LAYOUT, default_params
+from helpers import LAYOUT, tiny_method_params
 from skelssl.config import MampParams
 from skelssl.masking import Mask
 from skelssl.methods.base import Batch
@@ -9,11 +9,7 @@ from skelssl.methods.mamp import MAMP, motion_target
 
 
 def tiny_mamp(**top) -> MampParams:
-    base = default_params().methods.mamp.model_dump()
-    base["backbone"].update(dim=32, depth=2, heads=2, t_patch=2)
-    base["decoder"].update(dim=32, depth=1, heads=2)
-    base.update(top)
-    return MampParams.model_validate(base)
+    return tiny_method_params("mamp", **top)  # type: ignore[return-value]
 
 
 def _method_and_batch(seed=0, **top):

@@ -4,7 +4,7 @@ import pytest
 import torch
 from ruamel.yaml import YAML
 
-from helpers import LAYOUT, ROOT, default_params
+from helpers import LAYOUT, ROOT, tiny_method_params
 from skelssl.augment_pstl import (left_right_permutation, pstl_augment, random_axis_rotation,
                                   random_shear, temporal_crop)
 from skelssl.config import Params, PSTLParams
@@ -19,11 +19,7 @@ REFERENCE_DEGREES = [3, 2, 2, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 2, 2, 2, 1,
 
 
 def tiny_pstl(**mask: int) -> PSTLParams:
-    base = default_params().methods.pstl.model_dump()
-    base["backbone"].update(hidden_channels=4, hidden_dim=16, temporal_kernel=3)
-    base["projector_dim"] = 32
-    base["mask"].update({"csm_joints": 8, "matm_frames": 3, "matm_random_frames": 2, **mask})
-    return PSTLParams.model_validate(base)
+    return tiny_method_params("pstl", mask=mask)  # type: ignore[return-value]
 
 
 def _method_and_batch(seed=0, **mask):

@@ -4,7 +4,7 @@ import pytest
 import torch
 from ruamel.yaml import YAML
 
-from helpers import LAYOUT, ROOT, default_params
+from helpers import LAYOUT, ROOT, tiny_method_params
 from skelssl.config import Params, SkeletonMAEGraphParams
 from skelssl.masking.body_parts import body_part_mask, part_membership
 from skelssl.methods.base import Batch
@@ -12,10 +12,7 @@ from skelssl.methods.skeletonmae_graph import SkeletonMAEGraph, sce_loss
 
 
 def tiny_cfg(**mask) -> SkeletonMAEGraphParams:
-    base = default_params().methods.skeletonmae_graph.model_dump()
-    base["backbone"].update(dim=8, hidden=12, layers=2)
-    base["mask"].update(mask)
-    return SkeletonMAEGraphParams.model_validate(base)
+    return tiny_method_params("skeletonmae_graph", mask=mask)  # type: ignore[return-value]
 
 
 def _method_and_batch(seed=0, persons=2, **mask):

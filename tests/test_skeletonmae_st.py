@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from helpers import LAYOUT, default_params
+from helpers import LAYOUT, tiny_method_params
 from skelssl.config import SkeletonMAESTParams
 from skelssl.masking.motion import patchify
 from skelssl.methods.base import Batch
@@ -10,12 +10,8 @@ from skelssl.methods.skeletonmae_st import SkeletonMAEST
 
 
 def tiny_st(joint_ratio=0.6, frame_ratio=0.5, **top) -> SkeletonMAESTParams:
-    base = default_params().methods.skeletonmae_st.model_dump()
-    base["backbone"].update(dim=32, depth=2, heads=2, t_patch=2)
-    base["decoder"].update(dim=32, depth=1, heads=2)
-    base["mask"].update(joint_ratio=joint_ratio, frame_ratio=frame_ratio)
-    base.update(top)
-    return SkeletonMAESTParams.model_validate(base)
+    mask = {"joint_ratio": joint_ratio, "frame_ratio": frame_ratio}
+    return tiny_method_params("skeletonmae_st", mask=mask, **top)  # type: ignore[return-value]
 
 
 def _method_and_batch(seed=0, **kw):
