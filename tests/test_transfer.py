@@ -54,3 +54,17 @@ def test_build_target_and_run_write_transfer_and_scratch(tmp_path):
     run(params, tmp_path / "encoder.pt", tmp_path / "again")
     assert np.array_equal(np.frombuffer((tmp_path / "out" / "metrics.json").read_bytes(), np.uint8),
                           np.frombuffer((tmp_path / "again" / "metrics.json").read_bytes(), np.uint8))
+
+
+def test_an_encoder_of_another_layout_is_skipped_with_a_reason(tmp_path):
+    from skelssl.backbones import backbone_spec, build_backbone
+    from skelssl.io import save_encoder
+    from skelssl.skeleton import LAYOUTS
+
+    params = tiny_params()
+    cfg, layout = params.methods.skeleton2vec.backbone, LAYOUTS["kinect20"]
+    save_encoder(tmp_path / "enc.pt", build_backbone(cfg, layout, FRAMES).state_dict(),
+                 backbone_spec(cfg, layout, FRAMES), {"method": "skeleton2vec"})
+    run(params, tmp_path / "enc.pt", tmp_path / "out")
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert list(metrics) == ["skipped"] and "kinect20" in metrics["skipped"]

@@ -8,7 +8,8 @@ Training and test sides are the target's `base.split`. Fine-tuning follows `eval
 with `evaluate.transfer.epochs`.
 
 Writes `metrics.json` {"transfer": {top1_last, top1_best, best_epoch}, "scratch": {...},
-"target": {"train": n, "test": n}}.
+"target": {"train": n, "test": n}}; for an encoder of another layout than the embedded target's
+(NTU-25), e.g. one pretrained on MSR Action3D, the stage writes {"skipped": reason} instead.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from skelssl.pipeline import ingest, preprocess, synthesize
 from skelssl.pipeline.dataset import Processed, load_processed
 from skelssl.pipeline.finetune import finetune_summary
 from skelssl.repro import configure_torch, derive_seed, resolve_device, torch_generator
+
+TARGET_LAYOUT = "ntu25"  # the synthesizer writes NTU RGB+D files
 
 
 def target_params(params: Params) -> Params:
@@ -51,6 +54,12 @@ def run(params: Params, encoder_path: Path, out_dir: Path) -> None:
     checkpoint = load_encoder(encoder_path)
     spec, seed = checkpoint["backbone"], params.base.seed
     cfg = params.evaluate.finetune
+    if spec["layout"] != TARGET_LAYOUT:  # e.g. pretrained on MSR Action3D (kinect20)
+        reason = (f"the encoder's layout is {spec['layout']}; the embedded transfer target is "
+                  f"{TARGET_LAYOUT} (run `skelssl finetune` on a processed dataset of its layout)")
+        log.warning("transfer: skipped: %s", reason)
+        write_json(out_dir / "metrics.json", {"skipped": reason})
+        return
     with tempfile.TemporaryDirectory(prefix="skelssl-transfer-") as work:
         data = build_target(params, Path(work))
     x, _, y = data.split(params.base.split, train=True)
