@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
-
 from typing import Any
 
 from pydantic import BaseModel
@@ -40,17 +41,29 @@ _TINY: dict[str, dict[str, Any]] = {
 }
 
 
-def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `base` with `update` merged in, nested dicts key by key."""
     out = dict(base)
     for key, value in update.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) else value
+        out[key] = merge(out[key], value) if isinstance(value, dict) else value
     return out
+
+
+def copy_project(dest: Path) -> None:
+    """Copy the repository's tracked (and untracked, not ignored) files to `dest`, without
+    `results/` and `dvc.lock`, so DVC runs every stage there from scratch."""
+    out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
+                         capture_output=True, text=True, check=True)
+    for rel in out.stdout.splitlines():
+        if (ROOT / rel).is_file() and not rel.startswith(("results/", "dvc.lock")):
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, dest / rel)
 
 
 def tiny_method_params(name: MethodName, **update: Any) -> BaseModel:
     """The method's params.yaml block, shrunk by `_TINY`, then deep-updated with `update`."""
     block = getattr(default_params().methods, name)
-    return type(block).model_validate(_merge(_merge(block.model_dump(), _TINY[name]), update))
+    return type(block).model_validate(merge(merge(block.model_dump(), _TINY[name]), update))
 
 
 def ddp_problem(grad_accum: int, name: MethodName = "skeleton2vec"):

@@ -6,7 +6,6 @@ pulled stages are up to date (`dvc status`, `dvc repro` runs nothing)."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from helpers import ROOT
+from helpers import copy_project
 
 TINY = {"synthesize": {"classes": 4, "subjects": 2, "frames": {"min": 20, "max": 30}},
         "preprocess": {"frames": 8}}
@@ -39,22 +38,12 @@ def dvc(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return run(str(Path(sys.executable).with_name("dvc")), *args, cwd=cwd)
 
 
-def _tracked_files() -> list[str]:
-    out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
-                         capture_output=True, text=True, check=True)
-    return [line for line in out.stdout.splitlines() if (ROOT / line).is_file()]
-
-
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory) -> dict[str, Path]:
     """A project that ran the data stages and pushed everything to a local remote."""
     root = tmp_path_factory.mktemp("dvc-remote")
     project, remote = root / "project", root / "remote"
-    for rel in _tracked_files():
-        if rel.startswith(("results/", "dvc.lock")):
-            continue
-        (project / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / rel, project / rel)
+    copy_project(project)
     yaml = YAML(typ="rt")
     params = yaml.load(project / "params.yaml")
     for key, value in TINY.items():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from helpers import ROOT
+from helpers import copy_project, merge
 
 TINY = {
     "synthesize": {"classes": 6, "subjects": 4, "frames": {"min": 20, "max": 30}},
@@ -27,20 +26,6 @@ TINY_METHOD = {"optim": {"epochs": 2, "batch_size": 8, "warmup_epochs": 1}, "bac
                "decoder": {"dim": 16, "depth": 1, "heads": 2}, "top_k": 1}
 
 
-def _merge(base: dict, update: dict) -> None:
-    for key, value in update.items():
-        if isinstance(value, dict):
-            _merge(base[key], value)
-        else:
-            base[key] = value
-
-
-def _tracked_files() -> list[str]:
-    out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
-                         capture_output=True, text=True, check=True)
-    return [line for line in out.stdout.splitlines() if (ROOT / line).is_file()]
-
-
 def _dvc(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     dvc = Path(sys.executable).with_name("dvc")
     return subprocess.run([str(dvc), *args], cwd=cwd, capture_output=True, text=True, timeout=600)
@@ -49,15 +34,10 @@ def _dvc(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     dest = tmp_path_factory.mktemp("project")
-    for rel in _tracked_files():
-        if rel.startswith(("results/", "dvc.lock")):
-            continue
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / rel, dest / rel)
-    yaml = YAML(typ="rt")
-    params = yaml.load(dest / "params.yaml")
-    _merge(params, TINY)
-    _merge(params["methods"]["skeleton2vec"], TINY_METHOD)
+    copy_project(dest)
+    yaml = YAML(typ="safe", pure=True)
+    params = merge(yaml.load(dest / "params.yaml"), TINY)
+    params["methods"]["skeleton2vec"] = merge(params["methods"]["skeleton2vec"], TINY_METHOD)
     yaml.dump(params, dest / "params.yaml")
     subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
     return dest
