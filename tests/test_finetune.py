@@ -13,7 +13,11 @@ from skelssl.errors import SkelsslError
 from skelssl.evaluation.finetune import FinetuneResult, _train_epoch, finetune, lr_param_groups
 from skelssl.evaluation.heads import TransformerClassifier, build_classifier
 from skelssl.io import load_encoder, save_encoder
+from skelssl.evaluation.subsets import label_subset
+from skelssl.pipeline import finetune as finetune_stage
+from skelssl.pipeline.dataset import load_processed
 from skelssl.pipeline.finetune import fraction_key, run_finetune, run_semi
+from skelssl.repro import derive_seed, torch_generator
 
 torch.set_num_threads(1)
 
@@ -196,18 +200,70 @@ def test_scratch_encoder_is_random_and_reproducible(tiny_run):
     assert all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
 
 
-def test_run_semi_writes_mean_std_over_repeats(tiny_run):
+def test_run_semi_writes_mean_std_over_repeats(tiny_run, monkeypatch):
     params, processed, encoder_path, out = tiny_run
+    weight = "units.1.gcn.weight"  # a stgcn weight that tells the encoders apart
+    calls = []
+
+    def recording_finetune(encoder, name, train, test, classes, cfg, epochs, generator, device, label):
+        calls.append({"label": label, "train": train, "layer_decay": cfg.layer_decay, "epochs": epochs,
+                      "generator": generator.get_state(), "weights": encoder.state_dict()[weight]})
+        return real_finetune(encoder, name, train, test, classes, cfg, epochs, generator, device, label)
+
+    real_finetune = finetune_stage.finetune
+    monkeypatch.setattr(finetune_stage, "finetune", recording_finetune)
     run_semi(params, processed, encoder_path, out)
-    semi = json.loads((out / "metrics.json").read_text())["semi"]
-    assert list(semi) == ["1%", "10%"]  # params.yaml fractions 0.01, 0.1
-    for entry in semi.values():
-        assert set(entry) == {"top1_mean", "top1_std", "runs", "top1_best_mean"}
-        runs = entry["runs"]
-        assert len(runs) == 2
-        assert entry["top1_mean"] == pytest.approx(sum(runs) / 2, abs=0.01)
-        assert entry["top1_std"] == pytest.approx(abs(runs[0] - runs[1]) / math.sqrt(2), abs=0.02)
-        assert entry["top1_best_mean"] >= entry["top1_mean"] - 0.01
+    monkeypatch.undo()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert list(metrics) == ["semi", "semi_scratch"]
+    for protocol in metrics.values():
+        assert list(protocol) == ["1%", "10%"]  # params.yaml fractions 0.01, 0.1
+        for entry in protocol.values():
+            assert set(entry) == {"top1_mean", "top1_std", "runs", "top1_best_mean"}
+            runs = entry["runs"]
+            assert len(runs) == 2
+            assert entry["top1_mean"] == pytest.approx(sum(runs) / 2, abs=0.01)
+            assert entry["top1_std"] == pytest.approx(abs(runs[0] - runs[1]) / math.sqrt(2), abs=0.02)
+            assert entry["top1_best_mean"] >= entry["top1_mean"] - 0.01
+    semi, scratch = metrics["semi"], metrics["semi_scratch"]
     history = pl.read_csv(out / "history.tsv", separator="\t")
-    assert history.columns == ["epoch", "semi 1% #0", "semi 1% #1", "semi 10% #0", "semi 10% #1"]
+    assert history.columns == ["epoch", "semi 1% #0", "semi 1% #1", "semi 10% #0", "semi 10% #1",
+                               "semi scratch 1% #0", "semi scratch 1% #1", "semi scratch 10% #0",
+                               "semi scratch 10% #1"]
+    assert history["epoch"].to_list() == [1, 2]  # semi.epochs for both encoders
     assert history["semi 1% #1"][-1] == semi["1%"]["runs"][1]
+    assert history["semi scratch 10% #0"][-1] == scratch["10%"]["runs"][0]
+
+    # each scratch run: the same subset as its pretrained twin, the random-init encoder, layer
+    # decay 1.0, and its own generator (key "scratch" of the run's seed)
+    by_label = {c["label"]: c for c in calls}
+    assert len(calls) == len(by_label) == 8
+    x_train, _, y_train = load_processed(processed).split("xsub", True)
+    checkpoint = load_encoder(encoder_path)
+    random_init = random_backbone(checkpoint["backbone"], derive_seed(params.base.seed, "random_init"))
+    random_weights = random_init.state_dict()[weight]
+    assert not torch.equal(random_weights, checkpoint["state_dict"][weight])
+    for key, fraction in (("1%", 0.01), ("10%", 0.1)):
+        for r in range(2):
+            ours, base = by_label[f"semi {key} #{r}"], by_label[f"semi scratch {key} #{r}"]
+            assert torch.equal(ours["train"][0], base["train"][0])
+            assert torch.equal(ours["train"][1], base["train"][1])
+            assert torch.equal(ours["weights"], checkpoint["state_dict"][weight])
+            assert torch.equal(base["weights"], random_weights)
+            assert (ours["layer_decay"], base["layer_decay"]) == (params.evaluate.finetune.layer_decay, 1.0)
+            assert ours["epochs"] == base["epochs"] == 2
+            seed = derive_seed(params.base.seed, f"semi/{fraction}/{r}")
+            idx = label_subset(y_train, fraction, params.evaluate.semi.balanced, seed)
+            assert len(idx) == 3  # balanced: 1 of the 8 clips of each class (round(0.8) = 1)
+            assert torch.equal(base["train"][0], x_train[idx]) and torch.equal(base["train"][1], y_train[idx])
+            assert torch.equal(base["generator"], torch_generator(seed, "scratch").get_state())
+            assert torch.equal(ours["generator"], torch_generator(seed, "finetune").get_state())
+
+    # determinism, and every (fraction, repeat) independent of the others: a 10%-only run reproduces
+    # the 10% entries of both encoders exactly
+    only_10 = params.model_copy(update={"evaluate": params.evaluate.model_copy(update={
+        "semi": params.evaluate.semi.model_copy(update={"fractions": [0.1]})})})
+    torch.manual_seed(123)  # the global RNG must not matter
+    run_semi(only_10, processed, encoder_path, out.parent / "again")
+    again = json.loads((out.parent / "again" / "metrics.json").read_text())
+    assert again == {"semi": {"10%": semi["10%"]}, "semi_scratch": {"10%": scratch["10%"]}}

@@ -64,9 +64,12 @@ def test_dvc_repro_runs_the_dag_and_then_does_nothing(project):
     protocols = {name: json.loads((project / f"results/{name}/metrics.json").read_text())
                  for name in ("finetune", "semi", "robustness", "streams", "transfer")}
     assert set(protocols["finetune"]) == {"finetune", "scratch"}
-    assert set(protocols["semi"]["semi"]) == {"10%"}
+    assert set(protocols["semi"]) == {"semi", "semi_scratch"}
+    assert set(protocols["semi"]["semi"]) == set(protocols["semi"]["semi_scratch"]) == {"10%"}
     assert set(protocols["robustness"]["random"]) == {"k=0", "k=4"}
-    assert set(protocols["streams"]) == {"joint", "bone", "ensemble"}
+    assert set(protocols["robustness"]["random_init"]["random"]) == {"k=0", "k=4"}
+    assert set(protocols["streams"]) == {"joint", "bone", "ensemble", "random_init"}
+    assert set(protocols["streams"]["random_init"]) == {"joint", "bone", "ensemble"}
     assert set(protocols["transfer"]) == {"transfer", "scratch", "target"}
     assert (project / "results/embedding/embedding.png").stat().st_size > 0
     report = (project / "results/report/report.md").read_text()

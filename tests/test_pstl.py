@@ -196,7 +196,8 @@ def _orthogonal_embeddings(n=64, d=16):
 
 def test_barlow_twins_loss_zero_for_decorrelated_identical_embeddings_and_grows_with_correlation():
     z = _orthogonal_embeddings()
-    assert torch.allclose(cross_correlation(z, z), torch.eye(16), atol=1e-4)
+    c = cross_correlation(z, z)
+    assert torch.allclose(c.diag, torch.ones(16), atol=1e-4) and abs(c.off_sq.item()) < 1e-4
     assert barlow_twins_loss(cross_correlation(z, z), 2e-4).item() < 1e-5
     shared = torch.randn(64, 1, generator=torch.Generator().manual_seed(0))
     losses = []
@@ -207,6 +208,27 @@ def test_barlow_twins_loss_zero_for_decorrelated_identical_embeddings_and_grows_
     # on-diagonal term: independent views give C_ii ≈ 0 → about D
     noise = torch.randn(64, 16, generator=torch.Generator().manual_seed(1))
     assert barlow_twins_loss(cross_correlation(z, noise), 0.0).item() > 8
+
+
+@pytest.mark.parametrize("n, d", [(16, 48), (48, 16)])  # Gram form (N < D) and direct form
+def test_cross_correlation_matches_the_explicit_matrix_in_value_and_gradient(n, d):
+    gen = torch.Generator().manual_seed(3)
+    za = torch.randn(n, d, generator=gen, dtype=torch.float64, requires_grad=True)
+    zb = (za.detach() + torch.randn(n, d, generator=gen, dtype=torch.float64)).requires_grad_()
+    a = torch.nn.functional.batch_norm(za, None, None, training=True, eps=1e-5)
+    b = torch.nn.functional.batch_norm(zb, None, None, training=True, eps=1e-5)
+    explicit = a.T @ b / n
+    eye = torch.eye(d, dtype=torch.bool)
+    want = (1 - explicit.diagonal()).pow(2).sum() + 0.01 * explicit[~eye].pow(2).sum()
+    c = cross_correlation(za, zb)
+    assert c.diag.dtype == torch.float32  # computed in float32, as under autocast
+    got = barlow_twins_loss(c, 0.01)
+    assert torch.allclose(c.diag.double(), explicit.diagonal(), rtol=1e-4, atol=1e-5)
+    assert torch.allclose(c.off_sq.double(), explicit[~eye].pow(2).sum(), rtol=1e-4)
+    g_want = torch.autograd.grad(want, (za, zb))
+    g_got = torch.autograd.grad(got, (za, zb))
+    for gw, gg in zip(g_want, g_got, strict=True):
+        assert torch.allclose(gg.double(), gw, rtol=1e-3, atol=1e-5)
 
 
 # ---------------------------------------------------------------------------- preset

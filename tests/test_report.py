@@ -95,6 +95,33 @@ def test_cells_exact_formats():
     assert cell(_row(), cols["robustness AUC random / centrality"]) == "–"
 
 
+def test_baseline_cells_from_the_stages_metrics_files():
+    cols = _columns()
+    merged = merge_metrics({
+        "results/semi/metrics.json": {"semi": {"1%": {"top1_mean": 40.25, "top1_std": 1.52}},
+                                      "semi_scratch": {"1%": {"top1_mean": 20.04, "top1_std": 0.75,
+                                                              "runs": [20.0, 21.0]},
+                                                       "10%": {"top1_mean": 35.0, "top1_std": 0.0}}},
+        "results/streams/metrics.json": {"joint": 80.0, "ensemble": 88.12,
+                                         "random_init": {"joint": 30.0, "ensemble": 33.36}},
+        "results/robustness/metrics.json": {"auc": {"random": 70.0, "centrality": 65.0},
+                                            "random_init": {"random": {"k=0": 30.0},
+                                                            "auc": {"random": 25.04, "centrality": 21.0}}},
+    })
+    row = _row(**merged)
+    assert cell(row, cols["semi 1%"]) == "40.2 ± 1.5"
+    assert cell(row, cols["semi 1% scratch"]) == "20.0 ± 0.8"
+    assert cell(row, cols["semi 10% scratch"]) == "35.0 ± 0.0"
+    assert cell(row, cols["streams ensemble"]) == "88.1"
+    assert cell(row, cols["streams ensemble random-init"]) == "33.4"
+    assert cell(row, cols["robustness AUC random / centrality"]) == "70.0 / 65.0"
+    assert cell(row, cols["robustness AUC random-init (random / centrality)"]) == "25.0 / 21.0"
+    assert merged["robustness.random_init.random.k=0"] == 30.0 and merged["streams.random_init.joint"] == 30.0
+    baselines = [c for c in COLUMNS
+                 if (c.label.startswith("semi") and "scratch" in c.label) or "random-init" in c.label]
+    assert len(baselines) == 5 and not any(c.figure for c in baselines)  # table only, not the PNG
+
+
 def test_table_rows_and_paper_columns():
     paper = PaperResults.load()
     rows = [_row("mamp", **{"linear.top1": 85.42, "knn.top1": 54.4}),
@@ -106,9 +133,9 @@ def test_table_rows_and_paper_columns():
     assert header[-5:] == [f"paper (NTU-60 xsub): {x}" for x in
                            ("linear", "fine-tune", "semi 1%", "semi 10%", "3-stream linear")]
     assert lines[2] == ("| run-1 | mamp | ntu xsub (embedded) | 85.4 | 54.4 | – | – | – | – | – | – | – | – "
-                        "| 84.9† | 93.1 | 66.0 | 88.0 | – |")
-    assert lines[3] == ("| run-1 | pstl | ntu xsub (embedded) | – | – | – | – | 70.0 (best 71.0) | – | – | – | – "
-                        "| – | 77.3 | 87.1 (3s) | – | – | 79.1 (3s) |")
+                        "| – | – | – | – | 84.9† | 93.1 | 66.0 | 88.0 | – |")
+    assert lines[3] == ("| run-1 | pstl | ntu xsub (embedded) | – | – | – | – | – | – | 70.0 (best 71.0) | – "
+                        "| – | – | – | – | – | – | 77.3 | 87.1 (3s) | – | – | 79.1 (3s) |")
     report = render_report(rows, paper)
     assert "last epoch" in report and "not comparable" in report and "![comparison](report.png)" in report
     assert "[DiMoP] Tab I, [GFP-note], [Awesome]" in report

@@ -4,11 +4,15 @@ import polars as pl
 import pytest
 import torch
 
+from skelssl.backbones import backbone_from_checkpoint, random_backbone
 from skelssl.errors import ParamsError
 from skelssl.evaluation.robustness import (CurvePoint, area_under_curve, drop_joints,
                                            robustness_curve, sample_dropped)
 from skelssl.pipeline import robustness as robustness_stage
+from skelssl.io import load_encoder
 from skelssl.pipeline.dataset import load_processed
+from skelssl.pipeline.robustness import curve_metrics
+from skelssl.repro import derive_seed
 from skelssl.skeleton import NTU25
 from tiny_eval import TRAIN, tiny_encoder, tiny_params, tiny_processed
 
@@ -93,13 +97,22 @@ def test_area_under_curve_is_the_mean_accuracy_over_the_k_range():
     assert area_under_curve([CurvePoint("r", 2, 42.0, 0.0)]) == 42.0
 
 
-def test_curve_points_and_stage_outputs(tmp_path):
+def test_curve_points_and_stage_outputs(tmp_path, monkeypatch):
     params = tiny_params(robustness={"drop": [0, 2, 25], "modes": ["random", "centrality"], "repeats": 2})
     tiny_processed(tmp_path / "processed")
     tiny_encoder(tmp_path / "encoder.pt", params)
+    encoders_used = []
+
+    def recording_curve(encoder, *args):
+        encoders_used.append({k: v.clone() for k, v in encoder.state_dict().items()})
+        return robustness_curve(encoder, *args)
+
+    monkeypatch.setattr(robustness_stage, "robustness_curve", recording_curve)
     robustness_stage.run(params, tmp_path / "processed", tmp_path / "encoder.pt", tmp_path / "out")
+    monkeypatch.undo()
+    assert len(encoders_used) == 2  # the pretrained encoder, then the random-init one
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
-    assert list(metrics) == ["random", "centrality", "auc"]
+    assert list(metrics) == ["random", "centrality", "auc", "random_init"]
     assert list(metrics["random"]) == ["k=0", "k=2", "k=25"]
     assert metrics["random"]["k=0"] == metrics["centrality"]["k=0"]  # the clean test set, no draw
     # with every joint dropped each test clip is the zero clip: one prediction for all 12
@@ -111,17 +124,44 @@ def test_curve_points_and_stage_outputs(tmp_path):
         expected = ((r["k=0"] + r["k=2"]) * 2 / 2 + (r["k=2"] + r["k=25"]) * 23 / 2) / 25
         assert metrics["auc"][mode] == pytest.approx(expected, abs=0.02)
     curve = pl.read_csv(tmp_path / "out" / "curve.csv")
-    assert curve.columns == ["k", "random", "random_std", "centrality", "centrality_std"]
+    assert curve.columns == ["k", "random", "random_std", "centrality", "centrality_std",
+                             "random_random_init", "random_random_init_std",
+                             "centrality_random_init", "centrality_random_init_std"]
     assert curve["k"].to_list() == [0, 2, 25]
     assert curve["random"].round(2).to_list() == list(metrics["random"].values())
     assert curve["random_std"][0] == 0.0 and curve["random_std"][2] == 0.0  # no randomness at k=0, 25
 
+    # the random-init baseline: the same curve (every mode and k) for the evaluate stage's random encoder
+    baseline = metrics["random_init"]
+    assert list(baseline) == ["random", "centrality", "auc"]
+    for mode in ("random", "centrality"):
+        assert list(baseline[mode]) == ["k=0", "k=2", "k=25"]
+        assert curve[f"{mode}_random_init"].round(2).to_list() == list(baseline[mode].values())
+        assert all(0.0 <= v <= 100.0 for v in baseline[mode].values())
+    assert list(baseline["auc"]) == ["random", "centrality"]
+    assert baseline["random"]["k=0"] == baseline["centrality"]["k=0"]
+    assert baseline["random"]["k=25"] == baseline["centrality"]["k=25"] == round(100 * 4 / n_test, 2)
+    checkpoint = load_encoder(tmp_path / "encoder.pt")
+    random_encoder = random_backbone(checkpoint["backbone"], derive_seed(params.base.seed, "random_init"))
     data = load_processed(tmp_path / "processed")
-    from skelssl.backbones import backbone_from_checkpoint
-    from skelssl.io import load_encoder
-    encoder = backbone_from_checkpoint(load_encoder(tmp_path / "encoder.pt"))
     tr, _, ty = data.split("xsub", True)
     te, _, ey = data.split("xsub", False)
+    direct = robustness_curve(random_encoder, tr, ty, te, ey, 3, NTU25, params.evaluate.robustness,
+                              params.evaluate.linear, 16, torch.device("cpu"), params.base.seed)
+    assert curve_metrics(direct) == baseline  # that encoder, that recipe
+    # (on this easy task both encoders score alike, so check which encoders the stage used)
+    pretrained_used, random_used = encoders_used
+    assert all(torch.equal(v, checkpoint["state_dict"][k]) for k, v in pretrained_used.items())
+    assert all(torch.equal(v, random_encoder.state_dict()[k]) for k, v in random_used.items())
+    assert not torch.equal(random_used["patch_embed.weight"], pretrained_used["patch_embed.weight"])
+
+    # determinism: a second run writes identical files
+    torch.manual_seed(99)  # the global RNG must not matter
+    robustness_stage.run(params, tmp_path / "processed", tmp_path / "encoder.pt", tmp_path / "again")
+    for name in ("metrics.json", "curve.csv"):
+        assert (tmp_path / "again" / name).read_text() == (tmp_path / "out" / name).read_text()
+
+    encoder = backbone_from_checkpoint(checkpoint)
     cfg = params.evaluate.robustness.model_copy(update={"drop": [2], "modes": ["centrality"]})
     again = robustness_curve(encoder, tr, ty, te, ey, 3, NTU25, cfg, params.evaluate.linear, 16,
                              torch.device("cpu"), params.base.seed)

@@ -125,3 +125,25 @@ def test_removed_joints_do_not_influence_the_output():
     changed[:, :, :, [5, 11, 20]] = torch.randn(4, 2, 8, 3, 3) * 10
     assert torch.allclose(enc(x, joints=kept), enc(changed, joints=kept), atol=1e-5)
     assert not torch.allclose(enc(x), enc(changed), atol=1e-3)
+
+
+def test_dropout_zeroes_about_p_scales_the_rest_and_is_identity_in_eval():
+    from skelssl.backbones.stgcn import Dropout
+
+    drop = Dropout(0.5)
+    x = torch.ones(200, 16, 10, 25)
+    torch.manual_seed(0)
+    y = drop(x)
+    zero = (y == 0).float().mean().item()
+    assert abs(zero - 0.5) < 0.01  # 800 000 draws: the std of the fraction is 0.0006
+    assert torch.equal(y[y != 0], torch.full_like(y[y != 0], 2.0))
+    torch.manual_seed(0)
+    assert torch.equal(drop(x), y)  # global RNG: same seed, same mask
+    xg = x.clone().requires_grad_()
+    torch.manual_seed(1)
+    drop(xg).sum().backward()
+    torch.manual_seed(1)
+    assert torch.equal(xg.grad, Dropout(0.5)(torch.ones_like(x)))  # gradient = mask · 1/(1−p)
+    assert drop.eval()(x) is x
+    with pytest.raises(ValueError, match="dropout"):
+        Dropout(1.0)

@@ -4,12 +4,18 @@ import numpy as np
 import pytest
 import torch
 
+from skelssl.backbones import backbone_spec, random_backbone
+from skelssl.evaluation.features import extract_features
+from skelssl.evaluation.linear import linear_probe
 from skelssl.evaluation.streams import ensemble, motion_magnitude, to_stream
+from skelssl.io import load_encoder
+from skelssl.pipeline.dataset import load_processed
+from skelssl.repro import derive_seed, torch_generator
 from skelssl.kernels import motion as kernel_motion
 from skelssl.kernels import motion_magnitude as kernel_motion_magnitude
 from skelssl.pipeline import streams as streams_stage
 from skelssl.skeleton import NTU25, Layout
-from tiny_eval import TRAIN, tiny_encoder, tiny_params, tiny_processed
+from tiny_eval import FRAMES, TRAIN, tiny_encoder, tiny_params, tiny_processed
 
 torch.set_num_threads(1)
 
@@ -109,13 +115,31 @@ def test_streams_stage_writes_every_stream_and_the_ensemble(tmp_path, monkeypatc
         assert torch.equal(x, to_stream(joints, stream, NTU25))
         assert torch.equal(motion, motion_magnitude(x, NTU25))  # the prior of the stream's own input
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
-    assert list(metrics) == ["joint", "bone", "motion", "ensemble"]
-    for value in metrics.values():
+    assert list(metrics) == ["joint", "bone", "motion", "ensemble", "random_init"]
+    baseline = metrics.pop("random_init")
+    assert list(baseline) == ["joint", "bone", "motion", "ensemble"]
+    n_test = 36 - TRAIN
+    for value in [*metrics.values(), *baseline.values()]:
         assert isinstance(value, float) and 0.0 <= value <= 100.0
-        n_test = 36 - TRAIN
         assert round(value * n_test / 100) == pytest.approx(value * n_test / 100, abs=0.01)  # k/12 clips
+    # the random-init joint stream is the evaluate stage's random-init linear probe (same encoder,
+    # same recipe, same generator key)
+    checkpoint = load_encoder(tmp_path / "encoder.pt")
+    encoder = random_backbone(checkpoint["backbone"], derive_seed(params.base.seed, "random_init"))
+    data = load_processed(tmp_path / "processed")
+    tr, _, ty = data.split("xsub", True)
+    te, _, ey = data.split("xsub", False)
+    cpu = torch.device("cpu")
+    f_train, f_test = extract_features(encoder, tr, 16, cpu), extract_features(encoder, te, 16, cpu)
+    probe = linear_probe(f_train, ty, f_test, ey, 3, params.evaluate.linear,
+                         torch_generator(params.base.seed, "linear"))
+    assert baseline["joint"] == round(probe.top1, 2)
     again = tmp_path / "again"
     torch.manual_seed(8)  # the global RNG must not matter
     streams_stage.run(tiny_params(streams={"epochs": 1, "streams": ["bone"]}), tmp_path / "processed", tmp_path / "missing.pt", again)
     single = json.loads((again / "metrics.json").read_text())
-    assert single == {"bone": metrics["bone"], "ensemble": metrics["bone"]}  # deterministic; no joint encoder read
+    # deterministic; no joint encoder read, yet the same random-init encoder: the spec built from
+    # the method's backbone block is the checkpoint's
+    assert backbone_spec(params.method_params.backbone, NTU25, FRAMES) == checkpoint["backbone"]
+    assert single == {"bone": metrics["bone"], "ensemble": metrics["bone"],
+                      "random_init": {"bone": baseline["bone"], "ensemble": baseline["bone"]}}

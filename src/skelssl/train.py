@@ -59,12 +59,21 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+def fused_supported(model: nn.Module) -> bool:
+    """Whether torch's fused (single-kernel) Adam/AdamW applies: floating-point parameters on CPU or
+    CUDA. Same update rule as the per-tensor loop; on CPU it is ~15× faster for PSTL's 6144-wide
+    projector (benchmarks/pretrain.py)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    return bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+
+
 def make_optimizer(model: nn.Module, cfg: OptimParams) -> torch.optim.Optimizer:
     groups = param_groups(model, cfg.weight_decay)
+    fused = fused_supported(model)
     if cfg.name == "adamw":
-        return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas)
+        return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, fused=fused)
     # Adam with L2 weight decay (PSTL and graph SkeletonMAE use torch.optim.Adam)
-    return torch.optim.Adam(groups, lr=cfg.lr, betas=cfg.betas)
+    return torch.optim.Adam(groups, lr=cfg.lr, betas=cfg.betas, fused=fused)
 
 
 @dataclass

@@ -32,7 +32,7 @@ from skelssl.console import log, track
 from skelssl.errors import SkelsslError
 from skelssl.evaluation.features import topk_accuracy
 from skelssl.evaluation.heads import Classifier, build_classifier
-from skelssl.train import lr_at, skips_weight_decay
+from skelssl.train import fused_supported, lr_at, skips_weight_decay
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,8 @@ def finetune(encoder: nn.Module, backbone: str, train: tuple[torch.Tensor, torch
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
         model = build_classifier(backbone, encoder, classes, cfg.drop_path, x.shape[1]).to(device)
-        opt = torch.optim.AdamW(lr_param_groups(model, cfg.weight_decay, cfg.layer_decay), lr=cfg.lr)
+        opt = torch.optim.AdamW(lr_param_groups(model, cfg.weight_decay, cfg.layer_decay), lr=cfg.lr,
+                                fused=fused_supported(model))
         loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
         top1, losses = [], []
         for epoch in track(range(epochs), f"{label} epochs"):

@@ -23,6 +23,8 @@ standardising BN uses batch statistics only (no running averages: they are never
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -40,18 +42,40 @@ def standardise(z: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     return F.batch_norm(z, None, None, training=True, eps=eps)
 
 
-def cross_correlation(z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
-    """C (D, D) = BN(z_a)ᵀ BN(z_b) / N, in float32."""
+@dataclass(frozen=True)
+class Correlation:
+    """What Barlow Twins needs of C = BN(z_a)ᵀ BN(z_b) / N (D × D): its diagonal and Σ_ij C_ij²."""
+
+    diag: torch.Tensor  # (D,)
+    sum_sq: torch.Tensor  # scalar
+
+    @property
+    def off_sq(self) -> torch.Tensor:
+        """Σ_{i≠j} C_ij²."""
+        return self.sum_sq - self.diag.pow(2).sum()
+
+
+def cross_correlation(z_a: torch.Tensor, z_b: torch.Tensor) -> Correlation:
+    """Diagonal and squared Frobenius norm of C = BN(z_a)ᵀ BN(z_b) / N, in float32.
+
+    When N < D (PSTL: N = 128, D = 6144) C is never formed: ‖AᵀB‖²_F = Σ (AAᵀ) ⊙ (BBᵀ) uses two
+    N × N Gram matrices (2·N²·D multiply-adds instead of N·D², and no D × D tensor). The same
+    function of the inputs as the direct form (tested), so the same loss and gradients up to
+    floating-point rounding.
+    """
     a, b = standardise(z_a.float()), standardise(z_b.float())
-    return a.T @ b / a.shape[0]
+    n, d = a.shape
+    diag = (a * b).sum(dim=0) / n
+    if n < d:
+        sum_sq = ((a @ a.T) * (b @ b.T)).sum() / (n * n)
+    else:
+        sum_sq = (a.T @ b / n).pow(2).sum()
+    return Correlation(diag, sum_sq)
 
 
-def barlow_twins_loss(c: torch.Tensor, lambd: float) -> torch.Tensor:
+def barlow_twins_loss(c: Correlation, lambd: float) -> torch.Tensor:
     """Σ_i (1 − C_ii)² + λ Σ_{i≠j} C_ij² for a cross-correlation matrix C."""
-    diag = torch.diagonal(c)
-    on = (1.0 - diag).pow(2).sum()
-    off = c.pow(2).sum() - diag.pow(2).sum()
-    return on + lambd * off
+    return (1.0 - c.diag).pow(2).sum() + lambd * c.off_sq
 
 
 def projector(in_dim: int, dim: int) -> nn.Sequential:
@@ -109,13 +133,12 @@ class PSTL(Method):
         return StepOutput(loss, logs)
 
 
-def collapse_stats(c_temporal: torch.Tensor, c_spatial: torch.Tensor, h: torch.Tensor) -> dict[str, float]:
+def collapse_stats(c_temporal: Correlation, c_spatial: Correlation, h: torch.Tensor) -> dict[str, float]:
     """Mean diagonal and mean squared off-diagonal of both C; per-dimension std of the encoder
     output and of its L2-normalised version (≈ 1/√D when spread out, → 0 when collapsed)."""
-    c = torch.stack([c_temporal, c_spatial])
-    d = c.shape[-1]
-    diag = torch.diagonal(c, dim1=-2, dim2=-1)
-    off_sq = (c.pow(2).sum() - diag.pow(2).sum()) / (2 * d * (d - 1))
+    d = c_temporal.diag.shape[0]
+    diag = torch.cat([c_temporal.diag, c_spatial.diag])
+    off_sq = (c_temporal.off_sq + c_spatial.off_sq) / (2 * d * (d - 1))
     h = h.float()
     return {
         "c_diag": diag.mean().item(),

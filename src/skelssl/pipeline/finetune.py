@@ -12,6 +12,11 @@ initialised encoder that stage `evaluate` also uses (seed key "random_init"), wi
 from the seed derive_seed(base.seed, f"semi/{f}/{r}"); metrics.json holds per fraction ("1%",
 "10%") the last-epoch top-1 of each run, their mean and sample standard deviation (0 for one
 run), and the mean of the per-run best top-1; history.tsv as above, one run per subset.
+Baseline: every subset is also fine-tuned from the random-init encoder with the scratch recipe
+(layer_decay 1.0, same `evaluate.semi.epochs`, generator key "scratch" of the run's seed), on
+exactly the same subset; metrics.json holds those summaries under the top-level key
+"semi_scratch" (next to "semi"; "scratch" already names the full-label baseline) and history.tsv
+appends their columns ("semi scratch 1% #0", …) after the pretrained runs'.
 """
 
 from __future__ import annotations
@@ -88,23 +93,29 @@ def fraction_key(fraction: float) -> str:
 def run_semi(params: Params, processed_dir: Path, encoder_path: Path, out_dir: Path) -> None:
     data, checkpoint, device = _setup(params, processed_dir, encoder_path)
     (x, y), test = _labelled(data, params.base.split, True), _labelled(data, params.base.split, False)
-    encoder = backbone_from_checkpoint(checkpoint)
-    name, semi, cfg = checkpoint["backbone"]["config"]["name"], params.evaluate.semi, params.evaluate.finetune
-    metrics: dict[str, dict] = {}
-    runs: dict[str, FinetuneResult] = {}
+    spec = checkpoint["backbone"]
+    name, semi, cfg = spec["config"]["name"], params.evaluate.semi, params.evaluate.finetune
+    encoders = {"semi": (backbone_from_checkpoint(checkpoint), cfg, "finetune"),
+                "semi_scratch": (random_backbone(spec, derive_seed(params.base.seed, "random_init")),
+                                 cfg.model_copy(update={"layer_decay": 1.0}), "scratch")}
+    metrics: dict[str, dict[str, dict]] = {run: {} for run in encoders}
+    runs: dict[str, dict[str, FinetuneResult]] = {run: {} for run in encoders}
     for fraction in semi.fractions:
         key = fraction_key(fraction)
-        results = []
+        results: dict[str, list[FinetuneResult]] = {run: [] for run in encoders}
         for r in range(semi.repeats):
             seed = derive_seed(params.base.seed, f"semi/{fraction}/{r}")
-            idx = label_subset(y, fraction, semi.balanced, seed)
-            label = f"semi {key} #{r}"
-            results.append(finetune(encoder, name, (x[idx], y[idx]), test, data.num_classes, cfg,
-                                    semi.epochs, torch_generator(seed, "finetune"), device, label))
-            runs[label] = results[-1]
-        metrics[key] = _semi_summary(results)
-    write_json(out_dir / METRICS, {"semi": metrics})
-    _write_history(out_dir / HISTORY, runs)
+            idx = label_subset(y, fraction, semi.balanced, seed)  # one subset for both encoders
+            for run, (encoder, run_cfg, generator_key) in encoders.items():
+                label = f"{run.replace('_', ' ')} {key} #{r}"
+                results[run].append(finetune(encoder, name, (x[idx], y[idx]), test, data.num_classes,
+                                             run_cfg, semi.epochs, torch_generator(seed, generator_key),
+                                             device, label))
+                runs[run][label] = results[run][-1]
+        for run in encoders:
+            metrics[run][key] = _semi_summary(results[run])
+    write_json(out_dir / METRICS, metrics)
+    _write_history(out_dir / HISTORY, runs["semi"] | runs["semi_scratch"])
     log.info("semi: %s", metrics)
 
 

@@ -1,12 +1,16 @@
 """Stage `robustness`: linear-probe accuracy of the pretrained encoder with k test joints zeroed
-(`skelssl.evaluation.robustness`), for each drop mode and k of `evaluate.robustness`.
+(`skelssl.evaluation.robustness`), for each drop mode and k of `evaluate.robustness`, and the same
+curve for the random-init encoder (the evaluate stage's baseline: seed key "random_init"; same
+probe recipe and the same drawn joints, since the draws' generators depend only on mode, k, repeat).
 
 Writes
 - `metrics.json`: {"<mode>": {"k=<k>": top1, ...}, ..., "auc": {"<mode>": mean top1 over the k
-  range (trapezoid)}}, accuracies in percent, rounded to 2 decimals;
-- `curve.csv`: one row per k, columns `k`, `<mode>` (mean top1) and `<mode>_std` for every mode.
+  range (trapezoid)}, "random_init": {the same keys for the random-init encoder}}, accuracies in
+  percent, rounded to 2 decimals;
+- `curve.csv`: one row per k, columns `k`, `<mode>` (mean top1) and `<mode>_std` for every mode,
+  then `<mode>_random_init` and `<mode>_random_init_std` for every mode.
   Wide on purpose: `dvc plots` draws one line per y column (it does not split a column by a
-  category), so `x: k` with `y: [random, centrality]` gives one line per mode.
+  category), so `x: k` with `y: [random, centrality, ...]` gives one line per mode and encoder.
 """
 
 from __future__ import annotations
@@ -15,14 +19,14 @@ from pathlib import Path
 
 import polars as pl
 
-from skelssl.backbones import backbone_from_checkpoint
+from skelssl.backbones import backbone_from_checkpoint, random_backbone
 from skelssl.config import Params
 from skelssl.console import log
 from skelssl.errors import ParamsError
 from skelssl.evaluation.robustness import CurvePoint, area_under_curve, robustness_curve
 from skelssl.io import atomic_file, load_encoder, write_json
 from skelssl.pipeline.dataset import load_processed
-from skelssl.repro import configure_torch, resolve_device
+from skelssl.repro import configure_torch, derive_seed, resolve_device
 
 METRICS = "metrics.json"
 CURVE = "curve.csv"
@@ -35,14 +39,15 @@ def curve_metrics(points: list[CurvePoint]) -> dict:
     return metrics
 
 
-def curve_table(points: list[CurvePoint]) -> pl.DataFrame:
-    modes = list(dict.fromkeys(p.mode for p in points))
+def curve_table(points: list[CurvePoint], random_init: list[CurvePoint] | None = None) -> pl.DataFrame:
+    """`random_init`: the baseline encoder's points (same modes and ks), columns suffixed `_random_init`."""
     ks = sorted({p.k for p in points})
-    by = {(p.mode, p.k): p for p in points}
     columns: dict[str, list] = {"k": ks}
-    for m in modes:
-        columns[m] = [round(by[m, k].top1, 4) for k in ks]
-        columns[f"{m}_std"] = [round(by[m, k].std, 4) for k in ks]
+    for suffix, curve in (("", points), ("_random_init", random_init or [])):
+        by = {(p.mode, p.k): p for p in curve}
+        for m in dict.fromkeys(p.mode for p in curve):
+            columns[f"{m}{suffix}"] = [round(by[m, k].top1, 4) for k in ks]
+            columns[f"{m}{suffix}_std"] = [round(by[m, k].std, 4) for k in ks]
     return pl.DataFrame(columns)
 
 
@@ -57,14 +62,19 @@ def run(params: Params, processed_dir: Path, encoder_path: Path, out_dir: Path) 
     if too_many:
         raise ParamsError(f"evaluate.robustness.drop: {too_many[0]} exceeds the "
                           f"{data.layout.num_joints} joints of the {data.layout.name} layout")
-    encoder = backbone_from_checkpoint(load_encoder(encoder_path))
+    checkpoint = load_encoder(encoder_path)
     train_x, _, train_y = data.split(params.base.split, train=True)
     test_x, _, test_y = data.split(params.base.split, train=False)
-    points = robustness_curve(encoder, train_x, train_y, test_x, test_y, data.num_classes,
-                              data.layout, cfg, params.evaluate.linear, params.evaluate.batch_size,
-                              device, params.base.seed)
-    metrics = curve_metrics(points)
+    curves = {}
+    for which, encoder in (("pretrained", backbone_from_checkpoint(checkpoint)),
+                           ("random_init", random_backbone(checkpoint["backbone"],
+                                                           derive_seed(params.base.seed, "random_init")))):
+        log.info("robustness: %s encoder", which)
+        curves[which] = robustness_curve(encoder, train_x, train_y, test_x, test_y, data.num_classes,
+                                       data.layout, cfg, params.evaluate.linear, params.evaluate.batch_size,
+                                       device, params.base.seed)
+    metrics = curve_metrics(curves["pretrained"]) | {"random_init": curve_metrics(curves["random_init"])}
     write_json(out_dir / METRICS, metrics)
     with atomic_file(out_dir / CURVE) as tmp:
-        curve_table(points).write_csv(tmp)
+        curve_table(curves["pretrained"], curves["random_init"]).write_csv(tmp)
     log.info("robustness: %s", metrics)

@@ -14,8 +14,15 @@ Every stream's encoder is then linear-probed (`evaluation.linear`, generator key
 evaluate stage's) on its own stream of the train/test split; the ensemble sums the probes'
 softmax probabilities.
 
-Writes `metrics.json`: {"<stream>": top1, ..., "ensemble": top1} (last-epoch probe accuracies,
-percent, rounded to 2 decimals). Stream encoders are not saved.
+Baseline: the random-init encoder of the evaluate stage (`random_backbone`, seed key
+"random_init") is linear-probed the same way on every stream, and its probes are ensembled too.
+It is one encoder for all streams (the streams share the backbone spec): the joint checkpoint's
+spec when "joint" is among the streams, otherwise the spec the pretrain stage would store for
+`methods.<method>.backbone` (`backbone_spec`, the data's layout and frame count).
+
+Writes `metrics.json`: {"<stream>": top1, ..., "ensemble": top1, "random_init": {"<stream>": top1,
+..., "ensemble": top1}} (last-epoch probe accuracies, percent, rounded to 2 decimals). Stream
+encoders are not saved.
 """
 
 from __future__ import annotations
@@ -25,12 +32,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from skelssl.backbones import backbone_from_checkpoint
+from skelssl.backbones import backbone_from_checkpoint, backbone_spec, random_backbone
 from skelssl.config import Params
 from skelssl.console import log
 from skelssl.errors import ParamsError
 from skelssl.evaluation.features import extract_features, topk_accuracy
-from skelssl.evaluation.linear import linear_probe
+from skelssl.evaluation.linear import ProbeResult, linear_probe
 from skelssl.evaluation.streams import ensemble, motion_magnitude, to_stream
 from skelssl.io import load_encoder, write_json
 from skelssl.methods import build_method
@@ -59,6 +66,15 @@ def pretrain_stream(params: Params, x: torch.Tensor, layout: Layout, stream: str
     return method.export_encoder()
 
 
+def _probe(encoder: nn.Module, s_train: torch.Tensor, train_y: torch.Tensor, s_test: torch.Tensor,
+           test_y: torch.Tensor, classes: int, params: Params, device: torch.device) -> ProbeResult:
+    ev = params.evaluate
+    f_train = extract_features(encoder, s_train, ev.batch_size, device)
+    f_test = extract_features(encoder, s_test, ev.batch_size, device)
+    return linear_probe(f_train, train_y, f_test, test_y, classes, ev.linear,
+                        torch_generator(params.base.seed, "linear"))
+
+
 def run(params: Params, processed_dir: Path, encoder_path: Path, out_dir: Path) -> None:
     streams = list(dict.fromkeys(params.evaluate.streams.streams))
     if not streams:
@@ -66,12 +82,17 @@ def run(params: Params, processed_dir: Path, encoder_path: Path, out_dir: Path) 
     configure_torch(params.pretrain.threads)
     device = resolve_device(params.pretrain.device)
     data = load_processed(processed_dir)
-    ev, layout = params.evaluate, data.layout
+    layout = data.layout
     train_x, _, train_y = data.split(params.base.split, train=True)
     test_x, _, test_y = data.split(params.base.split, train=False)
     checkpoint = load_encoder(encoder_path) if "joint" in streams else None  # fail before pretraining
+    spec = (checkpoint["backbone"] if checkpoint is not None
+            else backbone_spec(params.method_params.backbone, layout, train_x.shape[2]))
+    random_encoder = random_backbone(spec, derive_seed(params.base.seed, "random_init"))
     metrics: dict[str, float] = {}
     scores: dict[str, torch.Tensor] = {}
+    baseline: dict[str, float] = {}
+    baseline_scores: dict[str, torch.Tensor] = {}
     for stream in streams:
         s_train, s_test = to_stream(train_x, stream, layout), to_stream(test_x, stream, layout)
         if stream == "joint" and checkpoint is not None:
@@ -82,13 +103,16 @@ def run(params: Params, processed_dir: Path, encoder_path: Path, out_dir: Path) 
             encoder = backbone_from_checkpoint(checkpoint)
         else:
             encoder = pretrain_stream(params, s_train, layout, stream, device)
-        f_train = extract_features(encoder, s_train, ev.batch_size, device)
-        f_test = extract_features(encoder, s_test, ev.batch_size, device)
-        probe = linear_probe(f_train, train_y, f_test, test_y, data.num_classes, ev.linear,
-                             torch_generator(params.base.seed, "linear"))
+        probe = _probe(encoder, s_train, train_y, s_test, test_y, data.num_classes, params, device)
         metrics[stream] = round(probe.top1, 2)
         scores[stream] = probe.logits
-        log.info("streams: %s linear top1 %.2f", stream, probe.top1)
+        random_probe = _probe(random_encoder, s_train, train_y, s_test, test_y, data.num_classes, params,
+                              device)
+        baseline[stream] = round(random_probe.top1, 2)
+        baseline_scores[stream] = random_probe.logits
+        log.info("streams: %s linear top1 %.2f (random-init %.2f)", stream, probe.top1, random_probe.top1)
     metrics["ensemble"] = round(topk_accuracy(ensemble(scores), test_y, 1), 2)
-    write_json(out_dir / METRICS, metrics)
-    log.info("streams: %s", metrics)
+    baseline["ensemble"] = round(topk_accuracy(ensemble(baseline_scores), test_y, 1), 2)
+    written = {**metrics, "random_init": baseline}
+    write_json(out_dir / METRICS, written)
+    log.info("streams: %s", written)

@@ -4,9 +4,9 @@ The evaluation stages' schemas may still change; adapt the report by editing the
 the code that uses them. A column lists candidate keys per part: the first key a row has wins.
 
 Choices of ours (*unverified* against any convention): a metrics file whose top-level keys already
-name its protocol ("linear", "finetune", "semi") adds no prefix; the others are prefixed with their
-folder name; a metrics file not listed here (found in dvc.yaml or in `dvc exp show`) is prefixed
-with its folder name too.
+name its protocol ("linear", "finetune", "semi", "semi_scratch") adds no prefix; the others are
+prefixed with their folder name; a metrics file not listed here (found in dvc.yaml or in
+`dvc exp show`) is prefixed with its folder name too.
 """
 
 from __future__ import annotations
@@ -66,7 +66,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("linear", (("linear.top1",),), figure=True),
     Column("kNN", (("knn.top1",),), figure=True),
     Column("semi 1%", (("semi.1%.top1_mean",), ("semi.1%.top1_std",)), "mean_std", figure=True),
+    Column("semi 1% scratch", (("semi_scratch.1%.top1_mean",), ("semi_scratch.1%.top1_std",)), "mean_std"),
     Column("semi 10%", (("semi.10%.top1_mean",), ("semi.10%.top1_std",)), "mean_std", figure=True),
+    Column("semi 10% scratch", (("semi_scratch.10%.top1_mean",), ("semi_scratch.10%.top1_std",)), "mean_std"),
     Column("fine-tune", (("finetune.top1_last",), ("finetune.top1_best",), ("finetune.best_epoch",)),
            "last_best", figure=True),
     Column("scratch", (("scratch.top1_last",), ("scratch.top1_best",), ("scratch.best_epoch",)),
@@ -75,8 +77,11 @@ COLUMNS: tuple[Column, ...] = (
     Column("transfer / its scratch", (("transfer.transfer.top1_last",), ("transfer.scratch.top1_last",)),
            "pair"),
     Column("streams ensemble", (("streams.ensemble.top1", "streams.ensemble"),), figure=True),
+    Column("streams ensemble random-init", (("streams.random_init.ensemble",),)),
     Column("robustness AUC random / centrality",
            (("robustness.auc.random",), ("robustness.auc.centrality",)), "pair"),
+    Column("robustness AUC random-init (random / centrality)",
+           (("robustness.random_init.auc.random",), ("robustness.random_init.auc.centrality",)), "pair"),
 )
 
 PAPER_SPLIT = "ntu60_xsub"

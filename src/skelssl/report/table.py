@@ -115,7 +115,9 @@ def render_report(rows: Sequence[Row], paper: PaperResults, origin: str = "works
         "- Headline numbers are the **last epoch**. `best` (fine-tune, scratch) is the best epoch measured "
         "on the test split itself: labelled, and optimistic.",
         "- semi: mean ± std over the repeats (last epoch of each). scratch: the fine-tune recipe from a "
-        "random-init encoder. robustness AUC: mean top-1 over the joints-dropped curve (random / centrality).",
+        "random-init encoder (semi … scratch: on the same label subsets). random-init: the same protocol "
+        "with the randomly initialised encoder (what pretraining adds). robustness AUC: mean top-1 over the "
+        "joints-dropped curve (random / centrality).",
         f"- {MISSING}: not measured for that row (or no reported number). {UNVERIFIED}: methods.md marks the "
         "number (or its attribution) unverified.",
         ("- Rows marked *(embedded)* ran on the embedded synthetic dataset: **not comparable** to NTU "
