@@ -147,3 +147,27 @@ def test_dropout_zeroes_about_p_scales_the_rest_and_is_identity_in_eval():
     assert drop.eval()(x) is x
     with pytest.raises(ValueError, match="dropout"):
         Dropout(1.0)
+
+
+@pytest.mark.parametrize("joints", [None, torch.tensor([0, 1, 2, 3, 5, 8, 13, 20, 24])])
+def test_graph_conv_equals_the_reference_order_projection_then_aggregation(joints):
+    """Σ_k (W_k x + b_k) A_k computed as the reference does (1×1 conv to K·C_out, then the einsum)."""
+    from skelssl.backbones.stgcn import graph_conv
+
+    gen = torch.Generator().manual_seed(0)
+    a = subgraph(spatial_partition(LAYOUT), joints) * torch.rand(3, 25, 25, generator=gen)[
+        ..., : (25 if joints is None else len(joints)), : (25 if joints is None else len(joints))]
+    v = a.shape[-1]
+    x = torch.randn(4, 5, 7, v, generator=gen, dtype=torch.float64)
+    weight = torch.randn(3 * 6, 5, 1, 1, generator=gen, dtype=torch.float64)
+    bias = torch.randn(3 * 6, generator=gen, dtype=torch.float64)
+    a = a.double()
+    y = torch.nn.functional.conv2d(x, weight, bias).view(4, 3, 6, 7, v)
+    want = torch.einsum("nkctv,kvw->nctw", y, a)
+    torch.testing.assert_close(graph_conv(x, a, weight, bias), want)
+    # float32: the aggregation matmul takes the oneDNN path
+    got32 = graph_conv(x.float(), a.float(), weight.float(), bias.float())
+    torch.testing.assert_close(got32, want.float(), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(graph_conv(x, a, weight, None),
+                               torch.einsum("nkctv,kvw->nctw",
+                                            torch.nn.functional.conv2d(x, weight).view(4, 3, 6, 7, v), a))

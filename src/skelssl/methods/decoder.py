@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from skelssl.backbones.linear import Linear
 from skelssl.backbones.transformer import Block, init_weights
 from skelssl.config import DecoderParams
 from skelssl.masking import Mask
@@ -16,13 +17,13 @@ class TokenDecoder(nn.Module):
     def __init__(self, cfg: DecoderParams, in_dim: int, out_dim: int, segments: int, joints: int) -> None:
         super().__init__()
         self.segments, self.joints = segments, joints
-        self.embed = nn.Linear(in_dim, cfg.dim)
+        self.embed = Linear(in_dim, cfg.dim)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, cfg.dim))
         self.pos_spatial = nn.Parameter(torch.zeros(1, 1, joints, cfg.dim))
         self.pos_temporal = nn.Parameter(torch.zeros(1, segments, 1, cfg.dim))
         self.blocks = nn.ModuleList(Block(cfg.dim, cfg.heads, 4.0) for _ in range(cfg.depth))
         self.norm = nn.LayerNorm(cfg.dim, eps=1e-6)
-        self.head = nn.Linear(cfg.dim, out_dim)
+        self.head = Linear(cfg.dim, out_dim)
         self.apply(init_weights)
         for p in (self.mask_token, self.pos_spatial, self.pos_temporal):
             nn.init.trunc_normal_(p, std=0.02)

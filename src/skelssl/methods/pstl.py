@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from skelssl.augment_pstl import pstl_augment
+from skelssl.backbones.linear import Linear
 from skelssl.backbones.stgcn import STGCN
 from skelssl.config import PSTLParams
 from skelssl.masking.pstl import central_spatial_mask, gather_frames, motion_attention_temporal_mask
@@ -80,9 +81,9 @@ def barlow_twins_loss(c: Correlation, lambd: float) -> torch.Tensor:
 
 def projector(in_dim: int, dim: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Linear(in_dim, dim, bias=False), nn.BatchNorm1d(dim), nn.ReLU(inplace=True),
-        nn.Linear(dim, dim, bias=False), nn.BatchNorm1d(dim), nn.ReLU(inplace=True),
-        nn.Linear(dim, dim, bias=False),
+        Linear(in_dim, dim, bias=False), nn.BatchNorm1d(dim), nn.ReLU(inplace=True),
+        Linear(dim, dim, bias=False), nn.BatchNorm1d(dim), nn.ReLU(inplace=True),
+        Linear(dim, dim, bias=False),
     )
 
 
