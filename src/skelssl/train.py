@@ -62,7 +62,7 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 def fused_supported(model: nn.Module) -> bool:
     """Whether torch's fused (single-kernel) Adam/AdamW applies: floating-point parameters on CPU or
     CUDA. Same update rule as the per-tensor loop; on CPU it is ~15× faster for PSTL's 6144-wide
-    projector (benchmarks/pretrain.py)."""
+    projector (docs/benchmarks.md)."""
     params = [p for p in model.parameters() if p.requires_grad]
     return bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
 

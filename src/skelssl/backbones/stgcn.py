@@ -14,10 +14,10 @@ Follows [PSTL-code] `module/gcn/st_gcn.py`:
   importance (rows and columns), without renormalisation.
 Choices of ours: persons share one pass (flattened into the batch); the graph convolution
 aggregates over joints before projecting the channels (`graph_conv`: the same linear map as the
-reference's 1×1 conv + einsum, in the cheaper order); no
-Dropout module when dropout = 0, and the dropout mask is drawn from uniform samples (`Dropout`:
-same distribution as nn.Dropout, faster on CPU); PyTorch's default initialisation (the reference defines an
-`init_weights` but never applies it to the encoder).
+reference's 1×1 conv + einsum, in the cheaper order); no Dropout module when dropout = 0, and the
+dropout mask is drawn from uniform samples (`Dropout`: same distribution as nn.Dropout, faster on
+CPU); PyTorch's default initialisation (the reference defines an `init_weights` but never applies
+it to the encoder).
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ class STGCNUnit(nn.Module):
         super().__init__()
         if kernel % 2 == 0:
             raise ValueError(f"temporal_kernel must be odd, got {kernel}")
-        self.subsets, self.c_out = subsets, c_out
+        self.c_out = c_out
         self.gcn = nn.Conv2d(c_in, c_out * subsets, kernel_size=1)
         self.tcn = nn.Sequential(
             nn.BatchNorm2d(c_out),

@@ -11,7 +11,8 @@ Follows methods.md §5 ([PSTL-code] `procedure.py` BTProcessor, `model.py`):
   projector Linear(out→P, no bias) → BN → ReLU → Linear(P→P) → BN → ReLU → Linear(P→P),
   P = `projector_dim`, each branch then standardised by a BatchNorm1d without affine parameters;
 - loss: Barlow Twins, C = BN(z_a)ᵀ BN(z_b) / N, L = Σ_i (1 − C_ii)² + λ Σ_{i≠j} C_ij²;
-  total = L(anchor, MATM) + L(anchor, CSM). No negatives, EMA or predictor;
+  total = L(anchor, MATM) + L(anchor, CSM). No negatives, EMA or predictor (when N < D the loss
+  comes from N × N Gram matrices without forming C: the same function, `cross_correlation`);
 - the MATM energy is computed on the stream's augmented clip, as the reference does.
 Choices of ours (*unverified* against the paper): augmentation parameters are drawn per sample
 (the reference draws one set per batch); the projector's two inner Linears have no bias (as the
