@@ -1,3 +1,4 @@
+import copy
 import math
 
 import pytest
@@ -249,3 +250,28 @@ def test_pstl_paper_preset_is_the_paper_configuration():
     assert (cfg.mask.csm_joints, cfg.mask.matm_frames, cfg.mask.matm_random_frames) == (8, 10, 10)
     a = cfg.augment
     assert (a.shear, a.rotation_main, a.rotation_other, a.flip_prob) == (1.0, 30.0, 1.0, 0.5)
+
+
+def test_project_streams_equals_separate_projector_calls():
+    """Values, gradients and BatchNorm running statistics match three separate calls."""
+    from skelssl.methods.pstl import project_streams, projector
+
+    gen = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    joint = projector(12, 40).double()
+    separate = copy.deepcopy(joint)
+    streams = [torch.randn(n, 12, generator=gen, dtype=torch.float64, requires_grad=True) for n in (8, 8, 6)]
+    twins = [h.detach().clone().requires_grad_() for h in streams]
+    got = project_streams(joint, streams)
+    want = [separate(h) for h in twins]
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w)
+    weights = [torch.randn(w.shape, generator=gen, dtype=torch.float64) for w in want]
+    sum((g * r).sum() for g, r in zip(got, weights, strict=True)).backward()
+    sum((w * r).sum() for w, r in zip(want, weights, strict=True)).backward()
+    for h, t in zip(streams, twins, strict=True):
+        torch.testing.assert_close(h.grad, t.grad)
+    for (name, a), (_, b) in zip(joint.named_parameters(), separate.named_parameters(), strict=True):
+        torch.testing.assert_close(a.grad, b.grad, msg=name)
+    for (name, a), (_, b) in zip(joint.named_buffers(), separate.named_buffers(), strict=True):
+        torch.testing.assert_close(a, b, msg=name)  # running mean / var / num_batches_tracked

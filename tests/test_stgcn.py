@@ -171,3 +171,26 @@ def test_graph_conv_equals_the_reference_order_projection_then_aggregation(joint
     torch.testing.assert_close(graph_conv(x, a, weight, None),
                                torch.einsum("nkctv,kvw->nctw",
                                             torch.nn.functional.conv2d(x, weight).view(4, 3, 6, 7, v), a))
+
+
+@pytest.mark.parametrize("p", [0.5, 0.25, 0.3])  # 0.5, 0.25: random bytes; 0.3: uniforms
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_keep_mask_is_bernoulli_and_laid_out_like_its_input(p, channels_last):
+    from skelssl.backbones.stgcn import keep_mask
+
+    x = torch.zeros(64, 16, 20, 25)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    torch.manual_seed(0)
+    keep = keep_mask(x, p)
+    assert keep.dtype == torch.bool and keep.shape == x.shape and keep.stride() == x.stride()
+    assert abs(keep.float().mean().item() - (1 - p)) < 0.003  # 512 000 draws: std of the mean ≤ 0.0007
+    # neighbours in memory and in every axis are independent: P(both kept) = (1 − p)²
+    flat = keep.flatten()
+    assert abs((flat[1:] & flat[:-1]).float().mean().item() - (1 - p) ** 2) < 0.003
+    for dim in range(4):
+        a, b = keep.narrow(dim, 0, keep.shape[dim] - 1), keep.narrow(dim, 1, keep.shape[dim] - 1)
+        assert abs((a & b).float().mean().item() - (1 - p) ** 2) < 0.004
+    torch.manual_seed(0)
+    assert torch.equal(keep_mask(x, p), keep)  # global RNG: same seed, same mask
+    assert not torch.equal(keep_mask(x, p), keep)

@@ -7,6 +7,8 @@ import hashlib
 import numpy as np
 import torch
 
+from skelssl.heap import keep_freed_memory
+
 
 def derive_seed(seed: int, *keys: int | str) -> int:
     """A 63-bit seed derived from a base seed and keys (e.g. a stage name, a step index)."""
@@ -25,7 +27,9 @@ def numpy_generator(seed: int, *keys: int | str) -> np.random.Generator:
 
 
 def configure_torch(threads: int, deterministic: bool = True) -> None:
-    """Thread count (0 keeps torch's default) and deterministic kernels where available."""
+    """Thread count (0 keeps torch's default), deterministic kernels where available, and heap
+    reuse for large CPU tensors (`skelssl.heap`)."""
+    keep_freed_memory()
     if threads > 0:
         torch.set_num_threads(threads)
     torch.backends.cudnn.benchmark = not deterministic

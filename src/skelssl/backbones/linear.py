@@ -6,11 +6,13 @@ kernels; oneDNN (bundled with torch, used for its convolutions) does. Measured o
 237 GFLOP/s through oneDNN (benchmarks in docs/benchmarks.md). Same math (an fp32 GEMM); only the
 summation order, hence the last bits, differ.
 
-The forward product and the input gradient (grad_y @ W, the same shape of product) go to
-oneDNN (`torch.ops.mkldnn._linear_pointwise`, the op torch's own compiler emits for CPU linears);
-the weight gradient (a long reduction over the rows, which MKL handles well) stays on `torch.mm`,
-and so does the input gradient when the weight is large next to the rows (no transposed copy).
-Anything else (CUDA, bf16 autocast, non-fp32 dtypes, a torch without the op, or
+The forward product and the input gradient (grad_y @ W: the same kind of product, with the
+transposed weight passed as a strided view, no copy) go to oneDNN
+(`torch.ops.mkldnn._linear_pointwise`, the op torch's own compiler emits for CPU linears). The
+weight gradient grad_yᵀ @ x goes to oneDNN when the rows are few next to the weight (PSTL's
+6144 × 6144 projector on 128 rows: 120 instead of 165 ms per product on one thread) and stays on
+`torch.mm` for long reductions over many rows (the ST-GCN graph convolutions), where MKL is
+faster. Anything else (CUDA, bf16 autocast, non-fp32 dtypes, a torch without the op, or
 `SKELSSL_ONEDNN_LINEAR=0` in the environment) takes plain `F.linear`. The parameters and their
 names are nn.Linear's, so checkpoints are interchangeable.
 """
@@ -56,13 +58,12 @@ class _OneDNNLinear(torch.autograd.Function):
         g2 = grad.reshape(-1, grad.shape[-1]).contiguous()
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
-            if g2.shape[0] >= max(weight.shape):  # tall: oneDNN wins, the transposed copy is cheap
-                grad_x = _onednn_linear(g2, weight.t().contiguous(), None)
-            else:  # few rows, big weight (PSTL's 6144² projector): no copy of the weight
-                grad_x = g2.mm(weight)
-            grad_x = grad_x.view(ctx.in_shape)
+            grad_x = _onednn_linear(g2, weight.t(), None).view(ctx.in_shape)
         if ctx.needs_input_grad[1]:
-            grad_w = g2.t().mm(x2)
+            if g2.shape[0] <= max(weight.shape):  # few rows, big weight: oneDNN
+                grad_w = _onednn_linear(g2.t().contiguous(), x2.t(), None)
+            else:  # a long reduction over the rows: MKL
+                grad_w = g2.t().mm(x2)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_b = g2.sum(dim=0)
         return grad_x, grad_w, grad_b
