@@ -4,8 +4,9 @@ glibc serves every allocation above its mmap threshold (at most 32 MB) with a fr
 returns it with `munmap` on free. A training step allocates and frees the same large activations
 and gradients every time (PSTL at its paper config: 85 MB unit outputs, 151 MB projector weight
 gradients), so each step pays the kernel's first-touch page faults again: filling a fresh 151 MB
-tensor took 55–60 ms against 8–9 ms for a reused one, and PSTL's batch-128 step spent about 3 of
-its 7.5 s there (docs/benchmarks.md). PyTorch's CPU performance guide recommends a caching
+tensor took 55–60 ms against 8–9 ms for a reused one, and PSTL's batch-128 step took 0.6–1.7
+million minor page faults and 6.8–10 s, against a handful of faults and 4.4–4.7 s with this
+setting (docs/benchmarks.md). PyTorch's CPU performance guide recommends a caching
 allocator (jemalloc, tcmalloc) preloaded for this reason; glibc's own `mallopt` gives the same
 reuse without a new dependency or an LD_PRELOAD: M_MMAP_MAX = 0 (large blocks come from the heap)
 and M_TRIM_THRESHOLD at its maximum (freed heap memory is kept for the next step).
