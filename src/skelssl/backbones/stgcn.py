@@ -57,7 +57,7 @@ def keep_mask(x: torch.Tensor, p: float) -> torch.Tensor:
 
 class Dropout(nn.Module):
     """Inverted dropout (zero with probability p, scale the rest by 1/(1−p)), as nn.Dropout, with
-    the mask from `keep_mask`: the same distribution, 4–15× cheaper to draw on CPU than the
+    the mask from `keep_mask`: the same distribution, cheaper to draw on CPU than with the
     Bernoulli sampler nn.Dropout uses (benchmarks in docs/benchmarks.md), and laid out like the
     input. Global RNG, like nn.Dropout."""
 
@@ -116,7 +116,7 @@ class STGCNUnit(nn.Module):
 
     Activations flow channels-last (memory order B, T, V, C): the graph convolution and the 1×1
     residual are then plain GEMMs, and the temporal convolution runs on oneDNN's native
-    channels-last path. On CPU this makes a unit 1.4–2× faster than NCHW (docs/benchmarks.md).
+    channels-last path. On CPU this makes a unit 1.2–1.8× faster than NCHW (docs/benchmarks.md).
     """
 
     def __init__(self, c_in: int, c_out: int, subsets: int, kernel: int, stride: int,
