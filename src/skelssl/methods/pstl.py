@@ -93,8 +93,8 @@ def project_streams(layers: nn.Sequential, streams: list[torch.Tensor]) -> list[
     """[layers(h) for h in streams], with each Linear run once on the streams' rows stacked.
 
     Row-wise layers (Linear, ReLU) see all streams at once: one GEMM and one weight-gradient
-    product per layer instead of one per stream (PSTL's 6144² weight-gradient products: 3 × 128
-    rows cost about half of one 384-row product). Each BatchNorm still normalises every stream
+    product per layer instead of one per stream (PSTL's 6144² weight gradient on oneDNN, 2 threads:
+    one 384-row product 130 ms, three 128-row ones 3 × 77 ms). Each BatchNorm still normalises every stream
     with its own batch statistics, in stream order, so values, gradients and running statistics
     are those of separate calls (tested).
     """
