@@ -93,3 +93,77 @@ def test_params_are_frozen():
     with pytest.raises(Exception):
         params.base.seed = 3  # type: ignore[misc]
     assert isinstance(params, Params)
+
+
+# ---------------------------------------------------------------------------- strict types (issue 11)
+
+
+def _set(data, dotted, value):
+    node = data
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        node = node[key]
+    node[leaf] = value
+
+
+@pytest.mark.parametrize(("key", "text", "words"), [
+    ("ingest.workers", "true", "valid integer"),
+    ("ingest.workers", "1.5", "valid integer"),
+    ("ingest.workers", '"2"', "valid integer"),
+    ("ingest.pku_mmd.phase", "true", "not a boolean"),
+    ("methods.mamp.optim.lr", ".inf", "finite number"),
+    ("methods.mamp.optim.lr", ".nan", "finite number"),
+    ("methods.mamp.optim.lr", '"1e-3"', "valid number"),
+    ("methods.mamp.optim.lr", "true", "valid number"),
+    ("methods.mamp.optim.betas", "[0.9, .nan]", "finite number"),
+    ("evaluate.semi.fractions", "[.inf]", "finite number"),
+    ("preprocess.center", "yes", "valid boolean"),
+    ("preprocess.center", "1", "valid boolean"),
+])
+def test_strict_types_refuse_coercions(tmp_path, key, text, words):
+    data = _yaml()
+    _set(data, key, YAML(typ="safe", pure=True).load(f"v: {text}")["v"])
+    with pytest.raises(ParamsError) as err:
+        load_params(_write(tmp_path, data))
+    assert f": {key}" in str(err.value) and words in str(err.value)
+
+
+def test_yaml_ints_and_booleans_still_validate(tmp_path):
+    data = _yaml()
+    _set(data, "methods.mamp.optim.lr", 1)  # an int for a float field
+    _set(data, "methods.mamp.optim.grad_clip", 0)
+    _set(data, "ingest.workers", 3)
+    _set(data, "preprocess.center", False)
+    params = load_params(_write(tmp_path, data))
+    assert params.methods.mamp.optim.lr == 1.0 and isinstance(params.methods.mamp.optim.lr, float)
+    assert params.ingest.workers == 3 and params.preprocess.center is False
+
+
+def _leaves(value, path=()):
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _leaves(child, (*path, key))
+    else:
+        yield path, value
+
+
+def test_every_int_float_and_bool_field_is_strict(tmp_path):
+    """Every int leaf of params.yaml refuses `true`, every float leaf `.inf`, every bool leaf "yes"."""
+    base = _yaml()
+    checked = 0
+    for path, value in _leaves(base):
+        if isinstance(value, bool):
+            bad = "yes"
+        elif isinstance(value, int):
+            bad = True
+        elif isinstance(value, float):
+            bad = float("inf")
+        else:
+            continue
+        data = _yaml()
+        _set(data, ".".join(path), bad)
+        with pytest.raises(Exception) as err:  # noqa: PT011 (pydantic ValidationError)
+            Params.model_validate(data)
+        assert ".".join(path) in str(err.value).replace("\n", "."), path
+        checked += 1
+    assert checked > 50

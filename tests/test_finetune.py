@@ -27,7 +27,7 @@ BACKBONES = {
     "transformer": TransformerParams(name="transformer", dim=16, depth=2, heads=2, mlp_ratio=2.0,
                                      t_patch=2, layer_scale=0.0, drop_path=0.0),
     "stgcn": STGCNParams(name="stgcn", hidden_channels=4, hidden_dim=16, temporal_kernel=3,
-                         dropout=0.0, edge_importance=True),
+                         dropout=0.0, edge_importance=True, partition="reference"),
     "gin": GINParams(name="gin", dim=8, hidden=8, layers=1),
 }
 
@@ -95,7 +95,7 @@ def test_layer_decay_groups_have_the_expected_lrs():
         assert decay[name] == 0.0, name
     # the step sets each group's lr to the schedule's lr times its scale
     opt = torch.optim.AdamW(groups, lr=1.0)
-    schedule = {"total_steps": 10, "warmup_steps": 0, "lr": 2e-3, "min_lr": 2e-3}
+    schedule = {"cfg": _cfg(lr=2e-3, min_lr=2e-3, warmup_epochs=0), "epochs": 5}
     x, y = _task(4, 3, 0)
     _train_epoch(model, opt, torch.nn.CrossEntropyLoss(), x, y, 6, 0, schedule, torch.Generator(), CPU)
     assert sorted({round(g["lr"], 12) for g in opt.param_groups}) == [2.5e-4, 5e-4, 1e-3, 2e-3]
@@ -177,12 +177,14 @@ def test_run_finetune_writes_metrics_and_history(tiny_run):
         assert set(run) == {"top1_last", "top1_best", "best_epoch"}
         assert 0.0 <= run["top1_last"] <= run["top1_best"] <= 100.0
         assert 1 <= run["best_epoch"] <= 3
-    history = pl.read_csv(out / "history.tsv", separator="\t")
-    assert history.columns == ["epoch", "finetune", "scratch"]
-    assert history["epoch"].to_list() == [1, 2, 3]
-    assert history["finetune"].max() == metrics["finetune"]["top1_best"]
-    assert history["scratch"][-1] == metrics["scratch"]["top1_last"]
-    assert sorted(p.name for p in out.iterdir()) == ["history.tsv", "metrics.json"]  # no temp files
+    history = pl.read_csv(out / "history.tsv", separator="\t")  # long: one row per (run, epoch)
+    assert history.columns == ["epoch", "series", "top1"]
+    assert history["series"].to_list() == ["finetune"] * 3 + ["scratch"] * 3
+    assert history["epoch"].to_list() == [1, 2, 3] * 2
+    run = {name: history.filter(pl.col("series") == name)["top1"] for name in ("finetune", "scratch")}
+    assert run["finetune"].max() == metrics["finetune"]["top1_best"]
+    assert run["scratch"][-1] == metrics["scratch"]["top1_last"]
+    assert sorted(p.name for p in out.iterdir()) == [".skelssl-output", "history.tsv", "metrics.json"]  # no temp files
 
 
 def test_scratch_encoder_is_random_and_reproducible(tiny_run):
@@ -226,13 +228,15 @@ def test_run_semi_writes_mean_std_over_repeats(tiny_run, monkeypatch):
             assert entry["top1_std"] == pytest.approx(abs(runs[0] - runs[1]) / math.sqrt(2), abs=0.02)
             assert entry["top1_best_mean"] >= entry["top1_mean"] - 0.01
     semi, scratch = metrics["semi"], metrics["semi_scratch"]
-    history = pl.read_csv(out / "history.tsv", separator="\t")
-    assert history.columns == ["epoch", "semi 1% #0", "semi 1% #1", "semi 10% #0", "semi 10% #1",
-                               "semi scratch 1% #0", "semi scratch 1% #1", "semi scratch 10% #0",
-                               "semi scratch 10% #1"]
-    assert history["epoch"].to_list() == [1, 2]  # semi.epochs for both encoders
-    assert history["semi 1% #1"][-1] == semi["1%"]["runs"][1]
-    assert history["semi scratch 10% #0"][-1] == scratch["10%"]["runs"][0]
+    history = pl.read_csv(out / "history.tsv", separator="\t")  # long: one row per (run, epoch)
+    assert history.columns == ["epoch", "series", "top1"]
+    assert list(dict.fromkeys(history["series"])) == [
+        "semi 1% #0", "semi 1% #1", "semi 10% #0", "semi 10% #1",
+        "semi scratch 1% #0", "semi scratch 1% #1", "semi scratch 10% #0", "semi scratch 10% #1"]
+    assert history["epoch"].to_list() == [1, 2] * 8  # semi.epochs for both encoders
+    run = {name: history.filter(pl.col("series") == name)["top1"] for name in history["series"]}
+    assert run["semi 1% #1"][-1] == semi["1%"]["runs"][1]
+    assert run["semi scratch 10% #0"][-1] == scratch["10%"]["runs"][0]
 
     # each scratch run: the same subset as its pretrained twin, the random-init encoder, layer
     # decay 1.0, and its own generator (key "scratch" of the run's seed)

@@ -18,6 +18,7 @@ from helpers import default_params
 from skelssl.cli import app
 from skelssl.data.interchange import load_pickle, read_npz_part
 from skelssl.data.ntu_format import BodyFrame, write_skeleton
+from skelssl.data.sources.base import Rejected
 from skelssl.data.sources.interchange import CtrgcnNpzSource, PysklSource
 from skelssl.errors import ParseError, SkelsslError
 from skelssl.pipeline import ingest
@@ -41,7 +42,7 @@ def _npz_arrays(seed: int = 0):
     x_train[0, :7] = rng.normal(size=(7, 150))
     x_train[1, :12] = rng.normal(size=(12, 150))
     x_train[2, :4] = rng.normal(size=(4, 150))
-    x_train[2, 1] = 0  # a zero frame inside the valid length stays
+    x_train[2, 1] = 0  # a zero frame inside the valid length: removed
     x_test = np.zeros((2, 12, 150), dtype=np.float32)
     x_test[1, :5] = rng.normal(size=(5, 150))  # row 0 is all zero
     y_train = np.eye(4, dtype=np.float32)[[2, 0, 3]]
@@ -50,24 +51,25 @@ def _npz_arrays(seed: int = 0):
 
 
 @pytest.mark.parametrize("save", [np.savez, np.savez_compressed])
-def test_npz_import(tmp_path, save, caplog):
+def test_npz_import(tmp_path, save):
     arrays = _npz_arrays()
     path = tmp_path / "NTU60_XSub.npz"
     save(path, **arrays)
     npz = default_params().ingest.npz.model_copy(update={"benchmark": "xview"})
     cfg = _params("ctrgcn_npz", npz=npz).ingest
-    with caplog.at_level("WARNING", logger="skelssl"):
-        clips = _clips(CtrgcnNpzSource(), path, cfg)
+    clips = _clips(CtrgcnNpzSource(), path, cfg)
+    rejected = clips.pop(3)  # x_test row 0 is all zero: rejected alone, the part's other rows kept
+    assert isinstance(rejected, Rejected) and (rejected.path, rejected.line) == (path, 0)
+    assert "x_test row 0: every frame is all zero" in rejected.message
     assert [c.name for c in clips] == ["train_000000", "train_000001", "train_000002", "test_000001"]
     assert [c.label for c in clips] == [2, 0, 3, 1]
-    assert [len(c.joints) for c in clips] == [7, 12, 4, 5]  # cut to the valid length
+    assert [len(c.joints) for c in clips] == [7, 12, 3, 5]  # valid length, interior zero frame removed
     assert [c.splits for c in clips] == [{"xview_train": True}] * 3 + [{"xview_train": False}]
     assert clips[3].meta == {"row": 1} and clips[2].joints.dtype == np.float32
-    np.testing.assert_array_equal(clips[2].joints, arrays["x_train"][2, :4].reshape(4, 2, 25, 3))
-    assert "1 all-zero row(s) of x_test give no clip" in caplog.text
+    np.testing.assert_array_equal(clips[2].joints, arrays["x_train"][2, [0, 2, 3]].reshape(3, 2, 25, 3))
     chunked = list(read_npz_part(path, "train", chunk=2))  # rows across chunk boundaries
     assert [r for r, _, _ in chunked] == [0, 1, 2]
-    assert all(np.array_equal(j, c.joints) for (_, _, j), c in zip(chunked, clips, strict=False))
+    assert all(np.array_equal(j, c.joints) for (_, _, j), c in zip(chunked[:2], clips[:2], strict=True))
 
 
 @pytest.mark.parametrize(("mangle", "message"), [
@@ -157,7 +159,10 @@ def test_pyskl_import(tmp_path, protocol):
     (lambda d: d["split"]["xsub_val"].clear(),
      "'S001C002P003R001A002' is in neither xsub_train nor the xsub test list"),
     (lambda d: d["split"]["xsub_val"].append("S001C001P001R001A001"), "is in both xsub_train and xsub_val"),
-    (lambda d: d["annotations"][0].__setitem__("label", -1), "label must be an integer >= 0"),
+    (lambda d: d["annotations"][0].__setitem__("label", -1), "label -1 is negative"),
+    (lambda d: d["annotations"][0].__setitem__("label", 99999999999999999999), "is too large"),
+    (lambda d: d["annotations"][0].__setitem__("label", 1.5), "label must be an integer >= 0"),
+    (lambda d: [a.__setitem__("name", "x") for a in d["annotations"]], "key 'name' is reserved"),
     (lambda d: d["annotations"][0].__setitem__("setup", 1),
      "extra keys [] differ from the first annotation's ['setup']"),
     (lambda d: d.pop("split"), "expected a 'split' dict"),
@@ -221,3 +226,49 @@ def test_export_cli_error_is_one_line(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error: ")
     assert "meta.json: dataset meta not found" in lines[0]
     assert not (tmp_path / "x.pkl").exists()
+
+
+# ---------------------------------------------------------------------------- issue 11: pyskl zero frames, labels
+
+
+def _pyskl_file(path: Path, anns) -> Path:
+    split = {"xsub_train": [a["frame_dir"] for a in anns]}
+    path.write_bytes(pickle.dumps({"split": split, "annotations": anns}))
+    return path
+
+
+def test_pyskl_interior_zero_frames_are_removed(tmp_path):
+    anns = _annotations(np.random.default_rng(4))
+    kp = anns[0]["keypoint"]
+    kp[:, 0] = 0.0  # leading, interior and trailing frames where nobody is tracked
+    kp[:, 2] = 0.0
+    kp[:, 5] = 0.0
+    clips = _clips(PysklSource(), _pyskl_file(tmp_path / "a.pkl", anns), _params("pyskl").ingest)
+    assert len(clips[0].joints) == 3  # the clip's real tail (frames 3, 4) is kept, not cut at frame 2
+    np.testing.assert_array_equal(clips[0].joints, kp[:, [1, 3, 4]].transpose(1, 0, 2, 3))
+    assert clips[0].joints.reshape(3, -1).any(axis=1).all()
+
+
+def test_pyskl_all_zero_clip_fails_or_is_skipped_alone(tmp_path):
+    anns = _annotations(np.random.default_rng(5))
+    anns[1]["keypoint"] = np.zeros_like(anns[1]["keypoint"])
+    path = _pyskl_file(tmp_path / "a.pkl", anns)
+    with pytest.raises(ParseError) as bad:
+        ingest.run(_params("pyskl"), path, tmp_path / "failed")
+    assert (bad.value.path, bad.value.line) == (path, 0)
+    assert "annotation 1 ('S001C002P003R001A002'): every frame is all zero" in bad.value.message
+    assert not (tmp_path / "failed").exists()
+    ingest.run(_params("pyskl", on_error="skip"), path, tmp_path / "out")
+    skipped = pl.read_parquet(tmp_path / "out/skipped.parquet")
+    assert skipped["file"].to_list() == [str(path)] and skipped["line"].to_list() == [0]
+    assert pl.read_parquet(tmp_path / "out/index.parquet")["name"].to_list() == ["S001C001P001R001A001"]
+
+
+def test_pyskl_sparse_labels_are_remapped(tmp_path):
+    anns = _annotations(np.random.default_rng(6))
+    anns[0]["label"], anns[1]["label"] = np.int64(10**7), 4
+    path = _pyskl_file(tmp_path / "a.pkl", anns)
+    ingest.run(_params("pyskl"), path, tmp_path / "out")
+    index = pl.read_parquet(tmp_path / "out/index.parquet")
+    assert index["label"].dtype == pl.Int64 and index["label"].to_list() == [1, 0]
+    assert index["original_label"].to_list() == [10**7, 4]

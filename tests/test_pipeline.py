@@ -51,7 +51,8 @@ def test_dvc_repro_runs_the_dag_and_then_does_nothing(project):
         assert f"Running stage '{stage}'" in first.stdout
     metrics = json.loads((project / "results/eval/metrics.json").read_text())
     assert set(metrics) == {"linear", "knn", "random_init"}
-    assert set(metrics["linear"]) == {"top1", "top5"}
+    assert set(metrics["linear"]) == {"top1", "top5", "best_top1", "best_epoch"}  # last epoch + best epoch
+    assert metrics["linear"]["best_top1"] >= metrics["linear"]["top1"]
     assert set(metrics["random_init"]) == {"linear", "knn"}
     for value in (metrics["linear"]["top1"], metrics["knn"]["top1"],
                   metrics["random_init"]["linear"]["top1"]):

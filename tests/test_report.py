@@ -249,7 +249,7 @@ def test_write_report_png_and_markdown(tmp_path):
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
     text = md.read_text()
     assert text.count("\n| ") == 5 and "| pstl-a | pstl |" in text
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report.md", "report.png"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".skelssl-output", "report.md", "report.png"]
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:

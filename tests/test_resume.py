@@ -16,6 +16,7 @@ import torch
 from ruamel.yaml import YAML
 
 from helpers import LAYOUT, METHOD_NAMES, ROOT, default_params, tiny_method_params
+from skelssl.errors import SkelsslError
 from skelssl.io import load_encoder
 from skelssl.methods import build_method
 from skelssl.train import STATE_FILE, pretrain
@@ -130,3 +131,81 @@ def test_sigkill_then_restart_gives_identical_weights(tmp_path):
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert (tmp_path / "ref/hist/history.tsv").read_text() == (killed / "hist/history.tsv").read_text()
+
+
+# A state.pt that skelssl did not write (checkpoints are atomic, so it came from elsewhere) stops
+# the run with one line naming the file, rather than being overwritten by a fresh start.
+def _foreign_states():
+    method = _fresh_method()
+    return {
+        "random bytes": lambda p: p.write_bytes(os.urandom(4096)),
+        "empty file": lambda p: p.write_bytes(b""),
+        "a tensor": lambda p: torch.save(torch.zeros(3), p),
+        "an encoder file": lambda p: torch.save({"format": 1, "state_dict": {}, "meta": {}}, p),
+        "missing keys": lambda p: torch.save({"fingerprint": "fp", "epochs_done": 2}, p),
+        "wrong types": lambda p: torch.save({"fingerprint": "fp", "epochs_done": "2", "model": {},
+                                             "optimizer": {}, "history": []}, p),
+        "another model": lambda p: torch.save({"fingerprint": "fp", "epochs_done": 2,
+                                               "model": {"w": torch.zeros(2)},
+                                               "optimizer": {}, "history": []}, p),
+        "pickled object": lambda p: torch.save({"fingerprint": "fp", "x": Crash()}, p),
+        "right model, bad optimizer": lambda p: torch.save(
+            {"fingerprint": "fp", "epochs_done": 2, "model": method.state_dict(),
+             "optimizer": {"state": {}, "param_groups": []}, "history": []}, p),
+    }
+
+
+@pytest.mark.parametrize("kind", list(_foreign_states()))
+def test_a_foreign_state_file_is_one_line_error(tmp_path, kind):
+    path = tmp_path / STATE_FILE
+    _foreign_states()[kind](path)
+    before = path.read_bytes()
+    with pytest.raises(SkelsslError) as err:
+        _train(tmp_path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: not a skelssl pretraining checkpoint"), message
+    assert "\n" not in message and "delete it" in message
+    assert path.read_bytes() == before  # left for the user to inspect
+
+
+def test_cli_reports_a_corrupt_state_in_one_line(tmp_path):
+    _processed(tmp_path / "processed")
+    _params_file(tmp_path)
+    state = tmp_path / "out" / "state" / STATE_FILE
+    state.parent.mkdir(parents=True)
+    state.write_bytes(os.urandom(1000))
+    done = subprocess.run(_pretrain_cmd(tmp_path, tmp_path / "out"), capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "COLUMNS": "1000"})
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr + done.stdout
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [line for line in errors if line.startswith(f"error: {state}: not a skelssl")]
+    assert len(errors) == 1, done.stderr
+
+
+def test_a_finished_run_deletes_its_checkpoint(tmp_path):
+    """The stage deletes its checkpoint once encoder and history are written: it exists only to
+    resume an unfinished run (a kept one would let changed code "resume" at the last epoch)."""
+    from skelssl.pipeline import pretrain as stage
+    from skelssl.config import load_params
+
+    _processed(tmp_path / "processed")
+    path = _params_file(tmp_path)
+    data = YAML(typ="safe", pure=True).load(path.read_text())
+    data["methods"]["skeleton2vec"]["optim"]["epochs"] = 2
+    YAML(typ="safe", pure=True).dump(data, path)
+    params = load_params(path)
+    state = tmp_path / "state"
+    state.mkdir()
+    from skelssl.outputs import _host
+
+    # left by a run killed while saving (pid above any pid_max: that process is gone)
+    (state / f".{STATE_FILE}.tmp-{_host()}-999999999-deadbeef").write_bytes(b"")
+    stage.run(params, tmp_path / "processed", tmp_path / "enc", tmp_path / "hist", state)
+    assert (tmp_path / "enc" / "encoder.pt").exists() and (tmp_path / "hist" / "history.tsv").exists()
+    assert not state.exists()
+    kept = tmp_path / "shared"
+    (kept / "notes.txt").parent.mkdir()
+    (kept / "notes.txt").write_text("not ours")
+    stage.run(params, tmp_path / "processed", tmp_path / "enc", tmp_path / "hist", kept)
+    assert (kept / "notes.txt").read_text() == "not ours" and not (kept / STATE_FILE).exists()

@@ -72,3 +72,74 @@ def test_forward_is_deterministic_and_exports_teacher():
     assert l1.item() == l2.item()
     assert m1.export_encoder() is (m1.teacher if m1.cfg.export == "teacher" else m1.encoder)
     assert set(m1.export_encoder().state_dict()) == set(m1.encoder.state_dict())
+
+
+# --- reference facts of the Skeleton2vec dev code (Ruizhuo-Xu/SKeleton2vec-code, branch dev) ---
+
+
+def test_decoder_blocks_carry_the_encoders_layerscale():
+    """models/transformer.py `SkTWithDecoder`: the decoder's blocks get `layer_scale_init_value` too."""
+    method, _ = _method_and_batch()
+    assert method.cfg.backbone.layer_scale == 1e-4
+    for block in list(method.encoder.blocks) + list(method.decoder.blocks):
+        assert torch.equal(block.gamma1, torch.full_like(block.gamma1, 1e-4))
+        assert torch.equal(block.gamma2, torch.full_like(block.gamma2, 1e-4))
+
+
+def test_linear_and_conv_weights_are_trunc_normal_002():
+    """models/skeleton2vec.py `Skeleton2Vec2._init_weights`: trunc-normal(0.02) Linear and Conv2d
+    weights, zero biases, over the whole auto-encoder (not MAMP's xavier-uniform)."""
+    method, _ = _method_and_batch()
+    weights, biases = [], []
+    for part in (method.encoder, method.decoder):
+        for m in part.modules():
+            if isinstance(m, torch.nn.Linear | torch.nn.Conv2d):
+                weights.append(m.weight.detach().flatten())
+                if m.bias is not None:
+                    biases.append(m.bias.detach())
+    w = torch.cat(weights)
+    assert w.numel() > 10_000 and abs(w.std().item() - 0.02) < 0.001 and w.abs().max() < 0.1
+    assert all((b == 0).all() for b in biases)
+    assert abs(method.decoder.head.weight.std().item() - 0.02) < 0.003  # the feature head too
+    for t, s in zip(method.teacher.state_dict().values(), method.encoder.state_dict().values(), strict=True):
+        assert torch.equal(t, s)  # the teacher is copied after the initialisation
+
+
+def test_abs_frame_motion_is_mean_abs_difference_per_coordinate():
+    from skelssl.masking.tube import abs_frame_motion
+
+    x = torch.zeros(1, 3, 2, 3)
+    x[0, 1, 0] = torch.tensor([3.0, -6.0, 0.0])
+    m = abs_frame_motion(x)
+    assert m.shape == (1, 3, 2)
+    assert m[0, :, 0].tolist() == [3.0, 3.0, 0.0]  # mean(|3|, |−6|, 0) both ways; last frame 0
+    assert (m[0, :, 1] == 0).all()
+
+
+def test_motion_prior_is_computed_after_the_rotation(monkeypatch):
+    """The dev pipeline runs RandomRot before ToMotion; batch.motion (precomputed) is not used."""
+    import skelssl.methods.skeleton2vec as s2v
+    from skelssl.masking import token_motion
+    from skelssl.masking.tube import abs_frame_motion
+
+    method, batch = _method_and_batch()
+    seen: dict[str, torch.Tensor] = {}
+    real_mask, real_rotation = s2v.motion_aware_tube_mask, s2v.random_rotation
+
+    def mask_spy(motion, *args):
+        seen["motion"] = motion
+        return real_mask(motion, *args)
+
+    def rotation_spy(x, *args):
+        seen["before"] = x
+        seen["after"] = real_rotation(x, *args)
+        return seen["after"]
+
+    monkeypatch.setattr(s2v, "motion_aware_tube_mask", mask_spy)
+    monkeypatch.setattr(s2v, "random_rotation", rotation_spy)
+    method(batch._replace(motion=torch.full_like(batch.motion, 7.0)), torch.Generator().manual_seed(1))
+    t_patch = method.cfg.backbone.t_patch
+    want = token_motion(abs_frame_motion(seen["after"].flatten(0, 1)), t_patch)
+    assert torch.allclose(seen["motion"], want, atol=1e-6)
+    unrotated = token_motion(abs_frame_motion(seen["before"].flatten(0, 1)), t_patch)
+    assert not torch.allclose(seen["motion"], unrotated, atol=1e-3)

@@ -115,5 +115,70 @@ def test_paper_preset_is_the_paper_configuration():
     cfg = p.methods.skeletonmae_graph
     assert p.method == "skeletonmae_graph" and p.preprocess.frames == 64
     assert (cfg.backbone.dim, cfg.backbone.layers, cfg.sce_beta) == (64, 3, 2.0)
+    assert (cfg.mask.parts, cfg.decoder_layers) == (2, "auto")
     optim = cfg.optim
     assert (optim.name, optim.lr, optim.batch_size, optim.epochs) == ("adam", 1.5e-4, 1024, 50)
+
+
+# --- reach: every masked joint within encoder + decoder GIN hops of a visible joint ---
+
+
+def test_masked_reach_on_ntu25_with_the_papers_depths():
+    from skelssl.masking.body_parts import masked_reach, max_masked_reach
+    from skelssl.skeleton import NTU25
+
+    reach = masked_reach(NTU25, 2)
+    assert len(reach) == 15
+    assert sum(r > 4 for r in reach.values()) == 11  # beyond 3 encoder + 1 decoder hops
+    assert max(reach.values()) == 7 and reach[("torso", "left_arm")] == 7
+    assert reach[("torso", "left_leg")] == 6 and reach[("left_arm", "right_leg")] == 5
+    assert reach[("left_leg", "right_leg")] == 3
+    assert masked_reach(NTU25, 1)[("right_arm",)] == 5  # the hand tip, 5 bones from the spine shoulder
+    assert max_masked_reach(NTU25, 6) == float("inf")  # nothing visible
+
+
+def test_papers_coco17_regions_are_reached_by_its_three_plus_one_layers():
+    from skelssl.masking.body_parts import max_masked_reach
+    from skelssl.skeleton import COCO17
+
+    assert [max_masked_reach(COCO17, k) for k in (1, 2, 3)] == [3, 4, 4]
+
+
+@pytest.mark.parametrize("layout_name", list(__import__("skelssl.skeleton", fromlist=["LAYOUTS"]).LAYOUTS))
+def test_default_configuration_reaches_every_masked_joint(layout_name):
+    from helpers import default_params
+    from skelssl.masking.body_parts import max_masked_reach
+    from skelssl.methods.skeletonmae_graph import decoder_depth
+    from skelssl.skeleton import LAYOUTS
+
+    layout = LAYOUTS[layout_name]
+    cfg = default_params().methods.skeletonmae_graph
+    depth = decoder_depth(cfg, layout)
+    assert cfg.backbone.layers + depth >= max_masked_reach(layout, cfg.mask.parts)
+    assert depth == {"ntu25": 4, "kinect20": 3}.get(layout_name, 1)  # 1 = the paper's decoder
+    method = SkeletonMAEGraph(cfg, layout, frames=4)
+    assert len(method.decoder.layers) == depth
+
+
+def _prediction_gradient(decoder_layers):
+    """|d prediction(left hand tip) / d visible inputs| with torso + left arm masked (reach 7)."""
+    from skelssl.skeleton import NTU25
+
+    cfg = tiny_cfg().model_copy(update={
+        "backbone": tiny_cfg().backbone.model_copy(update={"layers": 3}), "decoder_layers": decoder_layers})
+    torch.manual_seed(0)
+    method = SkeletonMAEGraph(cfg, NTU25, frames=4)
+    x = torch.randn(1, 25, 3, requires_grad=True)
+    masked = torch.zeros(1, 25, dtype=torch.bool)
+    masked[0, list(NTU25.parts["torso"]) + list(NTU25.parts["left_arm"])] = True
+    features = method.encoder.embed(x)
+    features = torch.where(masked.unsqueeze(-1), method.mask_token, features)
+    codes = method.encoder_to_decoder(method.encoder.encode_nodes(features))
+    recon = method.decoder(codes, method.encoder.adj)
+    recon[0, NTU25.joint_names.index("handtip_left")].sum().backward()
+    return x.grad[0][~masked[0]].abs().sum().item()
+
+
+def test_auto_decoder_makes_the_farthest_masked_joint_depend_on_the_input():
+    assert _prediction_gradient(1) == 0.0  # the paper's 3 + 1 hops: a constant prediction
+    assert _prediction_gradient("auto") > 0.0  # 3 + 4 hops reach the hand tip

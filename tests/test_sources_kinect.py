@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from helpers import default_params
 from skelssl.config import IngestParams
 from skelssl.data.sources import SOURCES
+from skelssl.data.sources.base import Rejected
 from skelssl.data.sources.msr_action3d import MSR_TO_KINECT20
 from skelssl.data.sources.sbu import FOLDS
 from skelssl.errors import ParseError, SkelsslError
@@ -27,10 +28,21 @@ def _params(**ingest_update):
 
 
 def _clips(source: str, root, **ingest_update):
+    """(source, clips of every item); with on_error="skip", items raising ParseError and Rejected
+    entries are left out, as ingest does."""
     cfg = _params(source=source, **ingest_update).ingest
     src = SOURCES[source]()
     items = src.items(root, cfg)
-    return src, [clip for item in items for clip in src.read(item, cfg)]
+    clips = []
+    for item in items:
+        try:
+            clips.extend(src.read(item, cfg))
+        except ParseError:
+            if cfg.on_error != "skip":
+                raise
+    if cfg.on_error == "skip":
+        clips = [c for c in clips if not isinstance(c, Rejected)]
+    return src, clips
 
 
 # ---------------------------------------------------------------------------- MSR Action3D
@@ -57,7 +69,9 @@ def test_msr_round_trip_reorders_to_kinect20_and_drops_zero_frames(tmp_path):
     _write_msr(folder / "a01_s04_e01_skeleton3D.txt", _msr_frames(rng, 2))
     _write_msr(folder / "a13_s09_e02_skeleton3D.txt", np.zeros((3, 20, 4)))  # the all-zero file
     (tmp_path / "files_used_in_cvpr12_paper.txt").write_text("a05_s03_e02\n")
-    src, clips = _clips("msr_action3d", tmp_path)
+    with pytest.raises(ParseError, match="a13_s09_e02_skeleton3D.txt:1: sequence: every frame is all zero"):
+        _clips("msr_action3d", tmp_path)
+    src, clips = _clips("msr_action3d", tmp_path, on_error="skip")
     assert src.layout == "kinect20" and src.persons == 1
     assert [c.name for c in clips] == ["a01_s04_e01", "a05_s03_e02"]  # no clip for the zero file
     clip = clips[1]
@@ -139,7 +153,6 @@ def test_utkinect_label_file_param(tmp_path):
     ("s02_e01\nwalk: 14 10\n", 2, "before it starts"),
     ("s02_e01\nwalk: 10 x\n", 2, "not a number"),
     ("s02_e01\nwalk: 10 14\n\nwalk: 20 22\n", 4, "twice"),
-    ("s02_e01\nwalk: 10 14\nthrow: 100 200\n", 3, "no skeleton frame"),
 ])
 def test_utkinect_malformed_label_names_file_and_line(tmp_path, labels, line, words):
     _write_utk(tmp_path, labels)
@@ -147,6 +160,15 @@ def test_utkinect_malformed_label_names_file_and_line(tmp_path, labels, line, wo
         _clips("utkinect", tmp_path)
     assert err.value.path == tmp_path / "actionLabel.txt" and err.value.line == line
     assert words in err.value.message
+
+
+def test_utkinect_segment_without_skeleton_is_rejected_alone(tmp_path):
+    _write_utk(tmp_path, "s02_e01\nwalk: 10 14\nthrow: 100 200\n")
+    _, clips = _clips("utkinect", tmp_path)
+    assert [type(c).__name__ for c in clips] == ["Clip", "Rejected"]  # the walk segment is kept
+    rejected = clips[1]
+    assert (rejected.path, rejected.line) == (tmp_path / "actionLabel.txt", 3)
+    assert "no skeleton frame in [100, 200]" in rejected.message
 
 
 def test_utkinect_malformed_joints_line(tmp_path):
@@ -280,7 +302,9 @@ def test_generic_ingest_and_preprocess_write_the_layout(tmp_path):
     params = _params(source="generic", layout="coco17")
     ingest.run(params, tmp_path / "raw", tmp_path / "ingested")
     meta = json.loads((tmp_path / "ingested/meta.json").read_text())
-    assert meta == {"source": "generic", "layout": "coco17", "persons": 1, "splits": ["xsub"]}
+    assert {k: meta[k] for k in ("source", "layout", "persons", "splits")} == {
+        "source": "generic", "layout": "coco17", "persons": 1, "splits": ["xsub"]}
+    assert set(meta["ingest"]) == {"second_person", "denoise"}  # reading options (skelssl predict)
     preprocess.run(params, tmp_path / "ingested", tmp_path / "processed")
     assert np.load(tmp_path / "processed/joints.npy").shape == (3, 1, params.preprocess.frames, 17, 2)
     aligned = params.model_copy(update={"preprocess": params.preprocess.model_copy(update={"align_view": True})})
@@ -333,8 +357,8 @@ def test_real_msr_action3d(real_data):
     root = real_data("msr_action3d")
     src = SOURCES["msr_action3d"]()
     assert len(src.items(root, _params(source="msr_action3d").ingest)) == 567
-    _, clips, index = _index("msr_action3d", root)
-    assert index.height == 566  # a13_s09_e02 is all zeros
+    _, clips, index = _index("msr_action3d", root, on_error="skip")
+    assert index.height == 566  # a13_s09_e02 is all zeros: a ParseError, skipped
     assert "a13_s09_e02" not in index["name"].to_list()
     assert index["label"].n_unique() == 20 and index["subject"].n_unique() == 10
     per_subject = index.group_by("subject").len().sort("subject")["len"].to_list()
@@ -392,3 +416,152 @@ def test_real_sbu(real_data):
     heads = np.concatenate([c.joints[:, :, 0] for c in clips])
     feet = np.concatenate([c.joints[:, :, 11] for c in clips])
     assert (heads[..., 1] > feet[..., 1]).mean() > 0.99  # y up after the conversion
+
+
+# ---------------------------------------------------------------------------- issue 11: labels, zero frames, corrupt inputs
+
+
+def _coco(rng, frames=5):
+    return rng.normal(size=(frames, 17, 2)).astype(np.float32)
+
+
+def test_generic_sparse_labels_are_remapped_and_load_after_preprocess(tmp_path):
+    from skelssl.pipeline.dataset import load_processed
+
+    rng = np.random.default_rng(7)
+    arrays = {f"s{i}": _coco(rng, 6) for i in range(4)}
+    _write_generic(tmp_path / "raw", "name,label,xsub_train\ns0,10000000,1\ns1,3,0\ns2,2147483647,1\ns3,3,0\n",
+                   arrays)
+    params = _params(source="generic", layout="coco17")
+    ingest.run(params, tmp_path / "raw", tmp_path / "ingested")
+    index = pl.read_parquet(tmp_path / "ingested/index.parquet")
+    assert index["label"].dtype == pl.Int64 and index["original_label"].dtype == pl.Int64
+    assert index["label"].to_list() == [1, 0, 2, 0]  # distinct ids in ascending order → 0..K-1
+    assert index["original_label"].to_list() == [10000000, 3, 2147483647, 3]
+    preprocess.run(params, tmp_path / "ingested", tmp_path / "processed")
+    data = load_processed(tmp_path / "processed")
+    assert data.num_classes == 3 and data.index["label"].dtype == pl.Int64
+    _, _, labels = data.split("xsub", True)
+    assert labels.tolist() == [1, 2]
+
+
+def test_generic_dense_labels_are_kept_without_original_column(tmp_path):
+    rng = np.random.default_rng(8)
+    _write_generic(tmp_path, "name,label\na,1\nb,0\n", {"a": _coco(rng), "b": _coco(rng)})
+    _, clips = _clips("generic", tmp_path, layout="coco17")
+    assert [c.label for c in clips] == [1, 0] and all("original_label" not in c.meta for c in clips)
+
+
+@pytest.mark.parametrize(("labels", "line", "words"), [
+    ("name,label\nx,0\ny,99999999999999999999\n", 3, "label 99999999999999999999 is too large"),
+    ("name,label\nx,2147483648\n", 2, "too large"),
+    ("name,label\nx,0\ny,-3\n", 3, "label -3 is negative"),
+    ("name,label\nx,0\ny,1.5\n", 3, "'1.5' is a number but not an integer"),
+    ("name,label\nx,1.5\ny,2.5\n", 2, "'1.5' is a number but not an integer"),
+    ("name,label\nx,0\ny,walk\n", 3, "'walk' is a class name, but the label on line 2 is an integer"),
+    ("name,label,offset\nx,0,1\n", 1, "column name 'offset' is reserved"),
+])
+def test_generic_bad_labels_name_file_and_line(tmp_path, labels, line, words):
+    arr = np.ones((2, 15, 3))
+    _write_generic(tmp_path, labels, {"x": arr, "y": arr})
+    with pytest.raises(ParseError) as err:
+        _clips("generic", tmp_path, layout="openni15")
+    assert (err.value.path, err.value.line) == (tmp_path / "labels.csv", line), err.value
+    assert words in err.value.message and "\n" not in str(err.value)
+
+
+def test_all_zero_clip_fails_or_is_skipped(tmp_path):
+    rng = np.random.default_rng(9)
+    zero = np.zeros((4, 17, 2), dtype=np.float32)
+    _write_generic(tmp_path / "raw", "name,label\na,0\nz,1\nb,1\n", {"a": _coco(rng), "z": zero, "b": _coco(rng)})
+    with pytest.raises(ParseError, match=r"z\.npy:0: array: every frame is all zero"):
+        ingest.run(_params(source="generic", layout="coco17"), tmp_path / "raw", tmp_path / "failed")
+    assert not (tmp_path / "failed").exists()
+    ingest.run(_params(source="generic", layout="coco17", on_error="skip"), tmp_path / "raw", tmp_path / "out")
+    skipped = pl.read_parquet(tmp_path / "out/skipped.parquet")
+    assert skipped["file"].to_list() == [str(tmp_path / "raw/z.npy")] and "all zero" in skipped["error"][0]
+    assert pl.read_parquet(tmp_path / "out/index.parquet")["name"].to_list() == ["a", "b"]
+
+
+def test_sbu_zero_frames_removed_and_all_zero_file_is_an_error(tmp_path):
+    rows = np.full((4, 90), 0.25)
+    rows[0] = rows[2] = 0.0  # leading and interior frames with nobody
+    _write_sbu(tmp_path / "s01s02/03/001/skeleton_pos.txt", rows)
+    _, (clip,) = _clips("sbu", tmp_path)
+    assert len(clip.joints) == 2 and clip.joints.reshape(2, -1).any(axis=1).all()
+    path = tmp_path / "s01s02/04/001/skeleton_pos.txt"
+    _write_sbu(path, np.zeros((3, 90)))
+    with pytest.raises(ParseError) as err:
+        _clips("sbu", tmp_path)
+    assert (err.value.path, err.value.line) == (path, 1) and "every frame is all zero" in err.value.message
+    _, clips = _clips("sbu", tmp_path, on_error="skip")
+    assert [c.name for c in clips] == ["s01s02_03_001"]
+
+
+@pytest.mark.parametrize("kind", ["folder", "dangling symlink"])
+def test_msr_and_sbu_odd_entries_are_parse_errors(tmp_path, kind):
+    rng = np.random.default_rng(10)
+    msr = tmp_path / "msr"
+    msr.mkdir()
+    _write_msr(msr / "a01_s01_e01_skeleton3D.txt", _msr_frames(rng, 2))
+    sbu_file = tmp_path / "sbu/s01s02/01/001/skeleton_pos.txt"
+    _write_sbu(sbu_file, np.full((2, 90), 0.3))
+    odd = [msr / "a02_s01_e01_skeleton3D.txt", tmp_path / "sbu/s01s02/02/001/skeleton_pos.txt"]
+    for path in odd:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if kind == "folder":
+            path.mkdir()
+        else:
+            path.symlink_to(tmp_path / "nowhere.txt")
+    for source, root, path in (("msr_action3d", msr, odd[0]), ("sbu", tmp_path / "sbu", odd[1])):
+        with pytest.raises(ParseError) as err:
+            _clips(source, root)
+        assert err.value.path == path and "not a readable file" in err.value.message
+        _, clips = _clips(source, root, on_error="skip")
+        assert len(clips) == 1
+
+
+@pytest.mark.parametrize(("target", "content", "words"), [
+    ("meta.json", b"\x89\xff random bytes", "not valid JSON"),
+    ("meta.json", b"[1, 2]", "expected a JSON object"),
+    ("meta.json", b'{"layout": 7}', "unknown skeleton layout 7"),
+    ("index.parquet", b"PAR1 not really", "not a readable ingested index"),
+    ("index.parquet", None, "has no 'offset' column"),
+    ("index.parquet", "null-label", "column 'label' must hold integers without nulls"),
+])
+def test_corrupt_ingest_artifact_gives_one_line_to_preprocess(tmp_path, target, content, words):
+    rng = np.random.default_rng(11)
+    _write_generic(tmp_path / "raw", "name,label\na,0\nb,1\n", {"a": _coco(rng), "b": _coco(rng)})
+    params = _params(source="generic", layout="coco17")
+    ingest.run(params, tmp_path / "raw", tmp_path / "ingested")
+    path = tmp_path / "ingested" / target
+    index = pl.read_parquet(tmp_path / "ingested/index.parquet")
+    if content is None:
+        index.drop("offset").write_parquet(path)
+    elif content == "null-label":
+        index.with_columns(pl.lit(None, dtype=pl.Int64).alias("label")).write_parquet(path)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(SkelsslError) as err:
+        preprocess.run(params, tmp_path / "ingested", tmp_path / "processed")
+    message = str(err.value)
+    assert message.startswith(str(path)) and words in message and "\n" not in message
+    assert not (tmp_path / "processed").exists()
+
+
+def test_corrupt_processed_artifact_gives_one_line(tmp_path):
+    from skelssl.pipeline.dataset import load_processed
+
+    rng = np.random.default_rng(12)
+    _write_generic(tmp_path / "raw", "name,label\na,0\nb,1\n", {"a": _coco(rng), "b": _coco(rng)})
+    params = _params(source="generic", layout="coco17")
+    ingest.run(params, tmp_path / "raw", tmp_path / "ingested")
+    preprocess.run(params, tmp_path / "ingested", tmp_path / "processed")
+    load_processed(tmp_path / "processed")
+    (tmp_path / "processed/joints.npy").write_bytes(b"garbage")
+    with pytest.raises(SkelsslError, match=r"processed/joints\.npy: not a readable processed joints"):
+        load_processed(tmp_path / "processed")
+    (tmp_path / "processed/index.parquet").unlink()
+    (tmp_path / "processed/index.parquet").mkdir()
+    with pytest.raises(SkelsslError, match=r"processed/index\.parquet: processed index is not a file"):
+        load_processed(tmp_path / "processed")

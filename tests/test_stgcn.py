@@ -17,15 +17,17 @@ def _one_thread():
 
 
 
-def tiny(edge_importance=True, dropout=0.0):
+def tiny(edge_importance=True, dropout=0.0, partition="reference"):
     return STGCNParams(name="stgcn", hidden_channels=4, hidden_dim=12, temporal_kernel=3,
-                       dropout=dropout, edge_importance=edge_importance)
+                       dropout=dropout, edge_importance=edge_importance, partition=partition)
 
 
+@pytest.mark.parametrize("partition", ["reference", "true_distance"])
 @pytest.mark.parametrize("layout", LAYOUTS.values(), ids=lambda lay: lay.name)
-def test_output_shape_for_every_layout_and_joint_subset(layout):
+def test_output_shape_for_every_layout_and_joint_subset(layout, partition):
     torch.manual_seed(0)
-    enc = STGCN(tiny(dropout=0.5), layout, frames=8)
+    enc = STGCN(tiny(dropout=0.5, partition=partition), layout, frames=8)
+    assert torch.equal(enc.A, spatial_partition(layout, partition))
     x = torch.randn(3, 2, 8, layout.num_joints, layout.channels)
     assert enc.out_dim == 12
     assert enc(x).shape == (3, 12)
@@ -34,9 +36,10 @@ def test_output_shape_for_every_layout_and_joint_subset(layout):
     assert enc(x[:, :, :5]).shape == (3, 12)  # any number of frames (MATM shortens the clip)
 
 
+@pytest.mark.parametrize("partition", ["reference", "true_distance"])
 @pytest.mark.parametrize("layout", LAYOUTS.values(), ids=lambda lay: lay.name)
-def test_spatial_partition_structure(layout):
-    a = spatial_partition(layout)
+def test_spatial_partition_structure(layout, partition):
+    a = spatial_partition(layout, partition)
     v = layout.num_joints
     assert a.shape == (3, v, v)
     assert torch.equal(a[0], torch.diag(torch.diagonal(a[0])))  # subset 0: self-links only
@@ -44,18 +47,64 @@ def test_spatial_partition_structure(layout):
     support = a > 0
     assert not (support[1] & support[2]).any() and not (support[0] & (support[1] | support[2])).any()
     assert torch.equal(support.any(0), adjacency(layout) > 0)
-    dist = hop_distance(layout)[:, layout.graph_center]
+    dist = hop_distance(layout, 1 if partition == "reference" else None)[:, layout.graph_center]
     src, dst = torch.nonzero(support[2], as_tuple=True)
     assert (dist[src] < dist[dst]).all()  # subset 2: messages from the joint closer to the centre
     src, dst = torch.nonzero(support[1], as_tuple=True)
-    assert (dist[src] >= dist[dst]).all()
-    # every joint but the centre has a closer neighbour; the centre has none
+    assert (dist[src] >= dist[dst]).all()  # (reference: inf >= inf, far-far edges included)
     has_closer = support[2].any(dim=0)
-    assert not has_closer[layout.graph_center] and has_closer.sum() == v - 1
+    assert not has_closer[layout.graph_center]
+    if partition == "true_distance":  # every joint but the centre has a closer neighbour
+        assert has_closer.sum() == v - 1
+    else:  # only the joints within two hops of the centre do
+        true_dist = hop_distance(layout)[:, layout.graph_center]
+        assert torch.equal(has_closer, (true_dist >= 1) & (true_dist <= 2))
+
+
+def test_hop_distance_max_hop_is_inf_beyond():
+    full, one = hop_distance(LAYOUT), hop_distance(LAYOUT, max_hop=1)
+    assert torch.equal(one[full <= 1], full[full <= 1]) and torch.isinf(one[full > 1]).all()
+    assert torch.isinf(hop_distance(LAYOUT, max_hop=0)[~torch.eye(25, dtype=torch.bool)]).all()
+
+
+# [PSTL-code] module/gcn/utils/graph.py (HEAD da95ce1) with layout 'ntu-rgb+d', strategy 'spatial',
+# max_hop 1 (config.py graph_args): the (source v, target w) positions of the non-zero entries of
+# subsets 1 and 2 (0-based joints; subset 0 is the 25 self-links). Read off the reference's output.
+REFERENCE_SUBSET1 = [
+    (0, 1), (0, 12), (0, 16), (1, 20), (2, 20), (3, 2), (4, 20), (5, 4), (5, 6), (6, 5), (6, 7),
+    (7, 6), (7, 22), (8, 20), (9, 8), (9, 10), (10, 9), (10, 11), (11, 10), (11, 24), (12, 0),
+    (12, 13), (13, 12), (13, 14), (14, 13), (14, 15), (15, 14), (16, 0), (16, 17), (17, 16),
+    (17, 18), (18, 17), (18, 19), (19, 18), (21, 22), (22, 7), (22, 21), (23, 24), (24, 11), (24, 23),
+]
+REFERENCE_SUBSET2 = [(1, 0), (2, 3), (4, 5), (8, 9), (20, 1), (20, 2), (20, 4), (20, 8)]
+
+
+def test_reference_partition_is_pstls_for_ntu25():
+    a = spatial_partition(LAYOUT, "reference")
+    support = a != 0
+    assert [int(support[k].sum()) for k in range(3)] == [25, 40, 8]
+    assert torch.equal(support[0], torch.eye(25, dtype=torch.bool))
+    assert [tuple(e) for e in torch.nonzero(support[1]).tolist()] == REFERENCE_SUBSET1
+    assert [tuple(e) for e in torch.nonzero(support[2]).tolist()] == REFERENCE_SUBSET2
+    # values: normalize_digraph, A·D⁻¹ with column sums, so entry [v, w] = 1 / |N(w)| (self + bones)
+    size = adjacency(LAYOUT).sum(dim=0)
+    torch.testing.assert_close(a.sum(dim=0), adjacency(LAYOUT) / size)
+    torch.testing.assert_close(a.sum(dim=(0, 1)), torch.ones(25))
+    # the true-distance partition: 25 / 24 / 24; 16 bone messages change subset (true subset 2 →
+    # reference subset 1), so 32 of the (k, v, w) positions differ; same support over the subsets
+    true = spatial_partition(LAYOUT, "true_distance") != 0
+    assert [int(true[k].sum()) for k in range(3)] == [25, 24, 24]
+    assert int((support != true).sum()) == 32 and int((true[2] & support[1]).sum()) == 16
+    assert torch.equal(support.any(0), true.any(0))
+
+
+def test_unknown_partition_is_rejected():
+    with pytest.raises(ValueError, match="partition"):
+        spatial_partition(LAYOUT, "distance")
 
 
 def test_ntu_partition_values():
-    a = spatial_partition(LAYOUT)
+    a = spatial_partition(LAYOUT, "true_distance")
     c = LAYOUT.graph_center  # spine shoulder (joint 21): neighbours 2, 3, 5, 9 (1-based)
     assert torch.allclose(a[0, c, c], torch.tensor(0.2))
     assert sorted(torch.nonzero(a[1, :, c]).flatten().tolist()) == [1, 2, 4, 8]
@@ -68,7 +117,7 @@ def test_ntu_partition_values():
 
 
 def test_subgraph_drops_rows_and_columns_without_renormalising():
-    a = spatial_partition(LAYOUT)
+    a = spatial_partition(LAYOUT, "reference")
     kept = torch.tensor([0, 1, 2, 20])
     sub = subgraph(a, kept)
     assert sub.shape == (3, 4, 4)
@@ -81,7 +130,7 @@ def test_unit_matches_reference_einsum():
     torch.manual_seed(0)
     unit = STGCNUnit(5, 6, subsets=3, kernel=3, stride=2, dropout=0.0, residual=True).eval()
     x = torch.randn(2, 5, 8, 25)
-    a = spatial_partition(LAYOUT) * (1 + torch.rand(3, 25, 25))
+    a = spatial_partition(LAYOUT, "reference") * (1 + torch.rand(3, 25, 25))
     y = unit.gcn(x).view(2, 3, 6, 8, 25)
     expected = torch.relu(unit.tcn(torch.einsum("nkctv,kvw->nctw", y, a)) + unit.residual(x))
     assert torch.allclose(unit(x, a), expected, atol=1e-5)
@@ -89,7 +138,7 @@ def test_unit_matches_reference_einsum():
 
 def test_architecture_widths_strides_and_residuals():
     cfg = STGCNParams(name="stgcn", hidden_channels=16, hidden_dim=256, temporal_kernel=9,
-                      dropout=0.5, edge_importance=True)
+                      dropout=0.5, edge_importance=True, partition="reference")
     enc = STGCN(cfg, LAYOUT, frames=50)
     outs = [u.c_out for u in enc.units]
     assert outs == [16, 16, 16, 16, 32, 32, 32, 64, 64, 256]
@@ -155,7 +204,7 @@ def test_graph_conv_equals_the_reference_order_projection_then_aggregation(joint
     from skelssl.backbones.stgcn import graph_conv
 
     gen = torch.Generator().manual_seed(0)
-    a = subgraph(spatial_partition(LAYOUT), joints) * torch.rand(3, 25, 25, generator=gen)[
+    a = subgraph(spatial_partition(LAYOUT, "reference"), joints) * torch.rand(3, 25, 25, generator=gen)[
         ..., : (25 if joints is None else len(joints)), : (25 if joints is None else len(joints))]
     v = a.shape[-1]
     x = torch.randn(4, 5, 7, v, generator=gen, dtype=torch.float64)

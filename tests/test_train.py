@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from helpers import LAYOUT, default_params, tiny_skeleton2vec
+from helpers import LAYOUT, default_params, tiny_method_params, tiny_skeleton2vec
 from skelssl.augment import random_rotation
 from skelssl.methods import build_method
 from skelssl.train import lr_at, param_groups, pretrain
@@ -17,14 +17,63 @@ def test_lr_warmup_then_cosine_to_min():
     assert lr_at(100, 100, 10, 1.0, 0.1) == pytest.approx(0.1)
 
 
-def test_no_weight_decay_on_biases_norms_and_embeddings():
-    method = build_method("skeleton2vec", tiny_skeleton2vec(), LAYOUT, 8)
+def _grouped_names(name):
+    torch.manual_seed(0)
+    method = build_method(name, tiny_method_params(name), LAYOUT, 8)
     decay, no_decay = param_groups(method, 0.05)
     names = {id(p): n for n, p in method.named_parameters()}
-    assert all(names[id(p)].endswith("weight") and p.ndim > 1 for p in decay["params"])
-    assert any("pos_" in names[id(p)] for p in no_decay["params"])
-    assert no_decay["weight_decay"] == 0.0
-    assert not any("teacher" in names[id(p)] for p in decay["params"] + no_decay["params"])
+    assert decay["weight_decay"] == 0.05 and no_decay["weight_decay"] == 0.0
+    trainable = {n for n, p in method.named_parameters() if p.requires_grad}
+    got_decay = {names[id(p)] for p in decay["params"]}
+    got_no_decay = {names[id(p)] for p in no_decay["params"]}
+    assert got_decay | got_no_decay == trainable and not got_decay & got_no_decay
+    one_d_or_bias = {n for n, p in method.named_parameters()
+                     if p.requires_grad and (p.ndim <= 1 or n.endswith(".bias"))}
+    return got_decay, got_no_decay, one_d_or_bias
+
+
+@pytest.mark.parametrize("name", ["mamp", "skeletonmae_st"])
+def test_mae_style_weight_decay_is_timms_rule(name):
+    """MAMP main_pretrain.py: optim_factory.add_weight_decay(model, wd) with no skip list: only 1-D
+    parameters and biases are exempt; positional embeddings and the mask token decay."""
+    decay, no_decay, one_d_or_bias = _grouped_names(name)
+    assert no_decay == one_d_or_bias
+    assert {"encoder.pos_spatial", "encoder.pos_temporal", "decoder.pos_spatial", "decoder.pos_temporal",
+            "decoder.mask_token", "encoder.patch_embed.weight"} <= decay
+
+
+def test_pstl_decays_every_parameter():
+    """PSTL procedure.py BTProcessor.load_optim: Adam(encoder + head params, weight_decay=...)."""
+    decay, no_decay, one_d_or_bias = _grouped_names("pstl")
+    assert no_decay == set() and one_d_or_bias <= decay
+    assert any("edge_importance" in n for n in decay) and any(n.endswith(".bias") for n in decay)
+
+
+def test_skeleton2vec_weight_decay_is_timms_rule_plus_its_positional_embeddings():
+    """Dev code @14935c1 (dist_pretrain2.py with `weight_decay_groups: true`, as the ntu60_xsub
+    pretrain config sets): timm param_groups_weight_decay(model, wd, model.no_weight_decay()), the
+    list (Skeleton2Vec2.no_weight_decay) holding the encoder's and decoder's spatial/temporal
+    positional embeddings; the mask token decays."""
+    decay, no_decay, one_d_or_bias = _grouped_names("skeleton2vec")
+    pos = {"encoder.pos_spatial", "encoder.pos_temporal", "decoder.pos_spatial", "decoder.pos_temporal"}
+    assert no_decay == one_d_or_bias | pos
+    assert any(n.endswith("gamma1") for n in no_decay)  # LayerScale is 1-D
+    assert "decoder.mask_token" in decay
+    assert not any(n.startswith("teacher.") for n in decay | no_decay)
+
+
+def test_skeletonmae_graph_keeps_the_default_exemptions():
+    """No code exists; skelssl's default: 1-D, biases, positional embeddings and tokens exempt."""
+    decay, no_decay, one_d_or_bias = _grouped_names("skeletonmae_graph")
+    assert "mask_token" in no_decay and no_decay == one_d_or_bias
+    assert all(n.endswith("weight") for n in decay)
+
+
+def test_plain_modules_use_skips_weight_decay():
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.LayerNorm(4))
+    decay, no_decay = param_groups(model, 0.1)
+    assert [p.shape for p in decay["params"]] == [torch.Size([4, 3])]
+    assert len(no_decay["params"]) == 3
 
 
 def test_rotation_preserves_lengths_and_zeros():

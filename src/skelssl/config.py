@@ -9,27 +9,50 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    model_validator,
+)
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from skelssl.errors import ParamsError
 
-PositiveInt = Annotated[int, Field(gt=0)]
-PositiveFloat = Annotated[float, Field(gt=0)]
-NonNegFloat = Annotated[float, Field(ge=0)]
-Fraction = Annotated[float, Field(gt=0, lt=1)]
+# Types are strict (issue 11): an int field takes only an int (`true` or `1.5` is refused, where
+# pydantic's default turns them into 1), a float field an int or a float but no bool or string
+# ("1e-3" quoted), a bool field only a YAML boolean (`yes` is a string in YAML 1.2); every float
+# must be finite (`.inf` and `.nan` are refused: allow_inf_nan=False below).
+PositiveInt = Annotated[StrictInt, Field(gt=0)]
+PositiveFloat = Annotated[StrictFloat, Field(gt=0)]
+NonNegFloat = Annotated[StrictFloat, Field(ge=0)]
+Fraction = Annotated[StrictFloat, Field(gt=0, lt=1)]
+
+
+def _no_bool(value: object) -> object:
+    """For int Literals, which pydantic matches by equality (True == 1, 1.0 == 1)."""
+    if isinstance(value, bool):
+        raise ValueError("Input should be an integer, not a boolean")
+    if not isinstance(value, int):
+        raise ValueError("Input should be an integer")
+    return value
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # ---------------------------------------------------------------------------- base
 
 
 class BaseParams(Strict):
-    seed: Annotated[int, Field(ge=0)]
+    seed: Annotated[StrictInt, Field(ge=0)]
     split: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]  # benchmark: a `<split>_train` column of the dataset (NTU: xsub, xview, xsub120, xset)
 
 
@@ -37,8 +60,8 @@ class BaseParams(Strict):
 
 
 class FrameRange(Strict):
-    min: Annotated[int, Field(ge=8)]
-    max: Annotated[int, Field(ge=8)]
+    min: Annotated[StrictInt, Field(ge=8)]
+    max: Annotated[StrictInt, Field(ge=8)]
 
     @model_validator(mode="after")
     def _ordered(self) -> FrameRange:
@@ -49,17 +72,17 @@ class FrameRange(Strict):
 
 class SynthNoise(Strict):
     jitter: NonNegFloat  # std of Kinect-like per-joint noise, metres
-    inferred_prob: Annotated[float, Field(ge=0, le=1)]  # per joint-frame: tracking state 1
-    zero_body_frame_prob: Annotated[float, Field(ge=0, le=1)]  # per frame: body count 0
-    spurious_body_prob: Annotated[float, Field(ge=0, le=1)]  # per sample: an extra fake body
+    inferred_prob: Annotated[StrictFloat, Field(ge=0, le=1)]  # per joint-frame: tracking state 1
+    zero_body_frame_prob: Annotated[StrictFloat, Field(ge=0, le=1)]  # per frame: body count 0
+    spurious_body_prob: Annotated[StrictFloat, Field(ge=0, le=1)]  # per sample: an extra fake body
 
 
 class SynthesizeParams(Strict):
-    seed: Annotated[int, Field(ge=0)]
-    classes: Annotated[int, Field(ge=2)]  # first N actions of the action library
-    subjects: Annotated[int, Field(ge=2, le=106)]  # performers 1..N
-    replications: Annotated[int, Field(ge=1, le=2)]
-    setups: Annotated[int, Field(ge=1, le=17)]
+    seed: Annotated[StrictInt, Field(ge=0)]
+    classes: Annotated[StrictInt, Field(ge=2)]  # first N actions of the action library
+    subjects: Annotated[StrictInt, Field(ge=2, le=106)]  # performers 1..N
+    replications: Annotated[StrictInt, Field(ge=1, le=2)]
+    setups: Annotated[StrictInt, Field(ge=1, le=17)]
     frames: FrameRange
     noise: SynthNoise
 
@@ -78,7 +101,7 @@ class DenoiseParams(Strict):
 class PKUMMDParams(Strict):
     """PKU-MMD source (methods.md §7.4, §8.2). Folders: relative to ingest.input, or absolute."""
 
-    phase: Literal[1, 2]
+    phase: Annotated[Literal[1, 2], BeforeValidator(_no_bool)]
     skeletons: str  # folder of <video>.txt skeleton files; "auto": skeleton, Skeleton, PKU_Skeleton_Renew, ...
     labels: str  # folder of <video>.txt label files; "auto": label, Label, Train_Label_PKU_final, ...
     splits: str  # folder of the cross-subject / cross-view split files; "auto": split, Split, splits
@@ -90,14 +113,15 @@ class NpzParams(Strict):
 
 
 class IngestParams(Strict):
-    source: Literal["ntu", "msr_action3d", "utkinect", "sbu", "generic", "pku_mmd", "ctrgcn_npz", "pyskl"]  # skelssl.data.sources.SOURCES
+    source: Literal["ntu", "msr_action3d", "utkinect", "sbu", "generic", "pku_mmd", "ctrgcn_npz", "pyskl",
+                    "utd_mhad", "penn_action"]  # skelssl.data.sources.SOURCES
     input: str  # the dataset folder (or file) in that format
-    layout: str  # generic source only: a skelssl.skeleton.LAYOUTS key ("auto": the source's own layout)
+    layout: str  # generic, pyskl (ntu25 | coco17): a skelssl.skeleton.LAYOUTS key ("auto": the source's own)
     labels: str  # label file inside `input`: "default" = the source's own (utkinect: actionLabel.txt)
     on_error: Literal["fail", "skip"]
     second_person: Literal["zeros", "copy"]  # single-actor samples: NTU-60 vs NTU-120 scripts
     denoise: DenoiseParams
-    workers: Annotated[int, Field(ge=0)]  # reader processes; 0 = all cores (output identical)
+    workers: Annotated[StrictInt, Field(ge=0)]  # reader processes; 0 = all cores (output identical)
     ntu_missing: Literal["skip", "keep"]  # ntu: the official missing-skeleton samples (302 / 535, methods.md §7.1)
     pku_mmd: PKUMMDParams
     npz: NpzParams
@@ -115,10 +139,10 @@ class IngestParams(Strict):
 
 
 class PreprocessParams(Strict):
-    frames: Annotated[int, Field(ge=4)]  # T after valid-frame crop + resize
-    crop_ratio: Annotated[float, Field(gt=0, le=1)]  # centre crop of the valid frames (0.95 MAMP test)
-    center: bool  # subtract the layout's centre joint of actor 1, first valid frame
-    align_view: bool  # rotate about the vertical axis so the hips face the camera
+    frames: Annotated[StrictInt, Field(ge=4, le=4096)]  # T after valid-frame crop + resize (papers: 64-300)
+    crop_ratio: Annotated[StrictFloat, Field(gt=0, le=1)]  # centre crop of the valid frames (0.95 MAMP test)
+    center: StrictBool  # subtract the layout's centre joint of actor 1, first valid frame
+    align_view: StrictBool  # rotate about the vertical axis so the hips face the camera
 
 
 # ---------------------------------------------------------------------------- pretrain
@@ -128,10 +152,10 @@ class PretrainParams(Strict):
     """Run mechanics shared by every method (optimisation settings live in each method's block)."""
 
     device: Literal["auto", "cpu", "cuda"]
-    threads: Annotated[int, Field(ge=0)]  # torch CPU threads; 0 keeps torch's default
-    amp: bool  # bf16 autocast (CUDA or CPU)
+    threads: Annotated[StrictInt, Field(ge=0)]  # torch CPU threads; 0 keeps torch's default
+    amp: StrictBool  # bf16 autocast (CUDA or CPU)
     grad_accum: PositiveInt  # micro-batches per optimiser step (per process)
-    checkpoint_every: Annotated[int, Field(ge=0)]  # epochs between resumable checkpoints; 0 = none
+    checkpoint_every: Annotated[StrictInt, Field(ge=0)]  # epochs between resumable checkpoints; 0 = none
 
 
 class OptimParams(Strict):
@@ -140,14 +164,34 @@ class OptimParams(Strict):
     batch_size: PositiveInt
     lr: PositiveFloat
     min_lr: NonNegFloat
-    warmup_epochs: Annotated[int, Field(ge=0)]
+    warmup_epochs: Annotated[StrictInt, Field(ge=0)]
     weight_decay: NonNegFloat
     betas: tuple[Fraction, Fraction]
     grad_clip: NonNegFloat  # 0 disables clipping
 
 
+class TemporalAugment(Strict):
+    """Train-time temporal augmentation of a clip (skelssl.augment.temporal_augment): "center" keeps
+    the preprocessed clip (the fixed centre crop); "random_crop" = MAMP's valid_crop_resize (a
+    fraction p ~ U(min_ratio, max_ratio) of the valid frames, at least min_frames, random start,
+    resized to T); "uniform_segments" = Skeleton2vec's UniformSampleDecode (T frames drawn from the
+    valid frames). min_ratio, max_ratio, min_frames are used by random_crop only."""
+
+    kind: Literal["center", "random_crop", "uniform_segments"]
+    min_ratio: Annotated[StrictFloat, Field(gt=0, le=1)]  # MAMP p_interval [0.5, 1]
+    max_ratio: Annotated[StrictFloat, Field(gt=0, le=1)]
+    min_frames: PositiveInt  # lower bound of the crop length in valid frames (MAMP: 64)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TemporalAugment:
+        if self.max_ratio < self.min_ratio:
+            raise ValueError("max_ratio must be >= min_ratio")
+        return self
+
+
 class RotationAugment(Strict):
     rotation: NonNegFloat  # random rotation angle bound per axis, radians (MAMP, Skeleton2vec)
+    temporal: TemporalAugment
 
 
 # ---------------------------------------------------------------------------- backbones
@@ -161,7 +205,7 @@ class TransformerParams(Strict):
     mlp_ratio: PositiveFloat
     t_patch: PositiveInt  # frames per temporal segment (token = segment x joint)
     layer_scale: NonNegFloat  # LayerScale init; 0 disables
-    drop_path: Annotated[float, Field(ge=0, lt=1)]
+    drop_path: Annotated[StrictFloat, Field(ge=0, lt=1)]
 
     @model_validator(mode="after")
     def _heads_divide_dim(self) -> TransformerParams:
@@ -177,8 +221,11 @@ class STGCNParams(Strict):
     hidden_channels: PositiveInt  # 16: units use 1x,1x,1x,1x,2x,2x,2x,4x,4x this, then hidden_dim
     hidden_dim: PositiveInt  # 256
     temporal_kernel: PositiveInt  # 9
-    dropout: Annotated[float, Field(ge=0, lt=1)]  # 0.5
-    edge_importance: bool
+    dropout: Annotated[StrictFloat, Field(ge=0, lt=1)]  # 0.5
+    edge_importance: StrictBool
+    # "spatial" partition distances (skelssl.backbones.graph): "reference" = PSTL's code (max_hop 1,
+    # joints beyond one hop of the centre at ∞; NTU-25 subsets 25/40/8) | "true_distance" (25/24/24)
+    partition: Literal["reference", "true_distance"]
 
 
 class GINParams(Strict):
@@ -209,9 +256,9 @@ class TubeMaskParams(Strict):
 
 
 class EmaParams(Strict):
-    start: Annotated[float, Field(ge=0, le=1)]
-    end: Annotated[float, Field(ge=0, le=1)]
-    anneal_fraction: Annotated[float, Field(gt=0, le=1)]  # of all steps
+    start: Annotated[StrictFloat, Field(ge=0, le=1)]
+    end: Annotated[StrictFloat, Field(ge=0, le=1)]
+    anneal_fraction: Annotated[StrictFloat, Field(gt=0, le=1)]  # of all steps
 
 
 class Skeleton2vecParams(Strict):
@@ -223,7 +270,7 @@ class Skeleton2vecParams(Strict):
     top_k: PositiveInt  # teacher blocks averaged into the target
     target_norm: Literal["instance", "layer"]  # per-layer normalisation before averaging
     ema: EmaParams
-    skip_absent_persons: bool  # drop all-zero person sequences from the step (CPU saving)
+    skip_absent_persons: StrictBool  # drop all-zero person sequences from the step (CPU saving)
     export: Literal["teacher", "student"]  # which encoder leaves pretraining
 
     @model_validator(mode="after")
@@ -244,13 +291,13 @@ class MampParams(Strict):
     backbone: TransformerParams
     decoder: DecoderParams
     mask: MotionMaskParams
-    norm_target: bool  # per-token zero-mean/unit-variance motion target
-    skip_absent_persons: bool
+    norm_target: StrictBool  # per-token zero-mean/unit-variance motion target
+    skip_absent_persons: StrictBool
 
 
 class SpatialTemporalMaskParams(Strict):
-    joint_ratio: Annotated[float, Field(ge=0, lt=1)]  # joints masked in every segment
-    frame_ratio: Annotated[float, Field(ge=0, lt=1)]  # segments masked for every joint
+    joint_ratio: Annotated[StrictFloat, Field(ge=0, lt=1)]  # joints masked in every segment
+    frame_ratio: Annotated[StrictFloat, Field(ge=0, lt=1)]  # segments masked for every joint
 
 
 class SkeletonMAESTParams(Strict):
@@ -259,8 +306,8 @@ class SkeletonMAESTParams(Strict):
     backbone: TransformerParams
     decoder: DecoderParams
     mask: SpatialTemporalMaskParams
-    norm_target: bool  # per-token normalised coordinate target (MAE's norm_pix_loss)
-    skip_absent_persons: bool
+    norm_target: StrictBool  # per-token normalised coordinate target (MAE's norm_pix_loss)
+    skip_absent_persons: StrictBool
 
 
 class BodyPartMaskParams(Strict):
@@ -277,19 +324,22 @@ class SkeletonMAEGraphParams(Strict):
     backbone: GINParams
     mask: BodyPartMaskParams
     sce_beta: PositiveFloat  # exponent of the scaled cosine error (2)
+    # GIN decoder layers (the paper: 1); auto = the fewest (>= 1) that put every masked joint within
+    # encoder + decoder hops of a visible one (3 encoder layers, 2 parts: COCO-17 1, NTU-25 4)
+    decoder_layers: PositiveInt | Literal["auto"]
 
 
 class PSTLAugment(Strict):
     shear: NonNegFloat  # off-diagonal shear entries U(-shear, shear)
     rotation_main: NonNegFloat  # degrees, one random main axis
     rotation_other: NonNegFloat  # degrees, the two other axes
-    flip_prob: Annotated[float, Field(ge=0, le=1)]  # left/right joint swap
+    flip_prob: Annotated[StrictFloat, Field(ge=0, le=1)]  # left/right joint swap
 
 
 class PSTLMaskParams(Strict):
-    csm_joints: Annotated[int, Field(ge=0)]  # central spatial masking draws (8)
-    matm_frames: Annotated[int, Field(ge=0)]  # highest-motion frames dropped (10)
-    matm_random_frames: Annotated[int, Field(ge=0)]  # further random frames dropped (10)
+    csm_joints: Annotated[StrictInt, Field(ge=0)]  # central spatial masking draws (8)
+    matm_frames: Annotated[StrictInt, Field(ge=0)]  # highest-motion frames dropped (10)
+    matm_random_frames: Annotated[StrictInt, Field(ge=0)]  # further random frames dropped (10)
 
 
 class PSTLParams(Strict):
@@ -316,12 +366,30 @@ MethodParams = Skeleton2vecParams | SkeletonMAESTParams | SkeletonMAEGraphParams
 # ---------------------------------------------------------------------------- evaluate
 
 
+class ProbeAugment(Strict):
+    """Train-time augmentation of the evaluate stage's linear probe (skelssl.evaluation.linear):
+    "none" trains on features extracted once (PSTL); "crop_rotate" extracts the training features
+    every epoch from clips augmented with `temporal` + a random rotation (MAMP, Skeleton2vec)."""
+
+    kind: Literal["none", "crop_rotate"]
+    temporal: TemporalAugment  # crop_rotate only
+    rotation: NonNegFloat  # crop_rotate only: radians per axis
+
+
 class LinearParams(Strict):
+    """The linear-probe recipe (skelssl.evaluation.linear), used by every stage that probes
+    (evaluate, streams, robustness). MAE/MAMP probe: bn_linear, sgd, momentum 0.9, cosine;
+    PSTL/AimCLR probe: linear, adam, lr 0.01, cosine_epoch, 150 epochs (docs/presets.md)."""
+
+    head: Literal["bn_linear", "linear"]  # BatchNorm1d(affine=False) + Linear (MAMP) | plain Linear (PSTL)
+    optimizer: Literal["sgd", "adam"]  # adam: torch's default betas (0.9, 0.999)
     epochs: PositiveInt
     batch_size: PositiveInt
     lr: PositiveFloat
-    momentum: Annotated[float, Field(ge=0, lt=1)]
+    momentum: Annotated[StrictFloat, Field(ge=0, lt=1)]  # sgd only (adam ignores it)
     weight_decay: NonNegFloat
+    schedule: Literal["cosine", "cosine_epoch"]  # half-cosine to 0, updated per step | per epoch
+    augment: ProbeAugment  # the evaluate stage's probe; streams and robustness train on fixed features
 
 
 class KnnParams(Strict):
@@ -335,24 +403,40 @@ class FinetuneParams(Strict):
 
     epochs: PositiveInt
     batch_size: PositiveInt
-    lr: PositiveFloat  # peak lr (AdamW, linear warmup then cosine to min_lr, per step)
-    min_lr: NonNegFloat
-    warmup_epochs: Annotated[int, Field(ge=0)]
+    optimizer: Literal["adamw", "adam", "sgd"]  # adamw (MAMP) | adam (PSTL; L2 weight decay) | sgd (STRL)
+    momentum: Annotated[StrictFloat, Field(ge=0, lt=1)]  # sgd only (the adams use betas (0.9, 0.999))
+    lr: PositiveFloat  # peak lr, after a linear warmup from 0 (per step) over warmup_epochs
+    # cosine: half-cosine to min_lr per step (MAMP) | cosine_epoch: the same, updated once per
+    # epoch (PSTL's CosineAnnealingLR) | step: lr × gamma at each epoch of `milestones` (STRL)
+    schedule: Literal["cosine", "cosine_epoch", "step"]
+    milestones: list[PositiveInt]  # step: epochs (0-based count of finished epochs) at which lr × gamma
+    gamma: Fraction  # step: factor per milestone (0.1)
+    min_lr: NonNegFloat  # cosine schedules
+    warmup_epochs: Annotated[StrictInt, Field(ge=0)]
     weight_decay: NonNegFloat
-    layer_decay: Annotated[float, Field(gt=0, le=1)]  # layer-wise lr decay (transformer encoders)
-    drop_path: Annotated[float, Field(ge=0, lt=1)]  # stochastic depth (transformer encoders)
-    label_smoothing: Annotated[float, Field(ge=0, lt=1)]
+    layer_decay: Annotated[StrictFloat, Field(gt=0, le=1)]  # layer-wise lr decay (transformer encoders)
+    drop_path: Annotated[StrictFloat, Field(ge=0, lt=1)]  # stochastic depth (transformer encoders)
+    label_smoothing: Annotated[StrictFloat, Field(ge=0, lt=1)]
+
+    @model_validator(mode="after")
+    def _milestones_match_schedule(self) -> FinetuneParams:
+        if self.schedule == "step":
+            if not self.milestones or any(b <= a for a, b in zip(self.milestones, self.milestones[1:])):
+                raise ValueError("schedule step needs strictly increasing milestones")
+        elif self.milestones:
+            raise ValueError(f"milestones are used only by schedule step, not {self.schedule}")
+        return self
 
 
 class SemiParams(Strict):
     fractions: list[Fraction]  # fractions of the training labels kept (the papers: 0.01, 0.1)
     repeats: PositiveInt  # subsets drawn per fraction; reported as mean ± std
-    balanced: bool  # class-balanced subsets (at least one clip per class) or plain random
+    balanced: StrictBool  # class-balanced subsets (at least one clip per class) or plain random
     epochs: PositiveInt  # fine-tuning epochs on a subset (the rest of the recipe: evaluate.finetune)
 
 
 class RobustnessParams(Strict):
-    drop: list[Annotated[int, Field(ge=0)]]  # numbers k of joints removed (zeroed) at test time
+    drop: list[Annotated[StrictInt, Field(ge=0)]]  # numbers k of joints removed (zeroed) at test time
     modes: list[Literal["random", "centrality"]]  # uniform, or weighted by node degree
     repeats: PositiveInt  # random draws per (mode, k), averaged
 
@@ -366,8 +450,8 @@ class TransferParams(Strict):
     """The embedded transfer target: the synthesizer re-run with another seed, other subjects and a
     noisier sensor (a stand-in for NTU → PKU-MMD II); fine-tuned with `evaluate.finetune`."""
 
-    seed: Annotated[int, Field(ge=0)]  # synthesizer seed of the target dataset
-    subjects: Annotated[int, Field(ge=2, le=106)]
+    seed: Annotated[StrictInt, Field(ge=0)]  # synthesizer seed of the target dataset
+    subjects: Annotated[StrictInt, Field(ge=2, le=106)]
     jitter: NonNegFloat  # sensor noise of the target, metres
     epochs: PositiveInt  # fine-tuning epochs on the target
 
@@ -408,8 +492,14 @@ class Params(Strict):
 
 
 def _format_error(err: dict) -> str:
+    """`dotted.key: message (got <value>)`; the value is shown for scalars, cut to 60 characters."""
     key = ".".join(str(part) for part in err["loc"]) or "(root)"
-    return f"{key}: {err['msg']}"
+    value = err.get("input")
+    got = ""
+    if err.get("type") != "missing" and (value is None or isinstance(value, (str, int, float, bool))):
+        text = repr(value)
+        got = f" (got {text[:57] + '...' if len(text) > 60 else text})"
+    return f"{key}: {err['msg']}{got}"
 
 
 def validation_messages(exc: ValidationError) -> list[str]:
@@ -419,9 +509,18 @@ def validation_messages(exc: ValidationError) -> list[str]:
 def read_yaml(path: Path) -> object:
     """Parse YAML 1.2 (ruamel, safe); errors name the file and line."""
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ParamsError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise ParamsError(f"{path}: is a folder, not a params file") from None
+    except OSError as exc:
+        raise ParamsError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ParamsError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x})") from None
     try:
         return YAML(typ="safe", pure=True).load(text)
     except MarkedYAMLError as exc:

@@ -1,57 +1,25 @@
 """Artifact contracts: atomic writes, metrics, and encoder checkpoints.
 
 Every output is written to a temporary sibling and renamed into place, so a failing stage never
-leaves a half-written output and never destroys what an earlier run produced.
+leaves a half-written output and never destroys what an earlier run produced; where a stage may
+write, and what it may replace, is decided in `skelssl.outputs`. torch is imported only by the
+checkpoint functions, so stages without a model (ingest, preprocess) start without it.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+from skelssl.outputs import atomic_dir, atomic_file
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["atomic_dir", "atomic_file", "write_json", "save_encoder", "load_encoder"]
 
 CHECKPOINT_FORMAT = 1
-
-
-@contextmanager
-def atomic_dir(final: Path) -> Iterator[Path]:
-    """Yield an empty temporary directory that replaces `final` only if the block succeeds."""
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if final.is_dir() and not final.is_symlink():
-        shutil.rmtree(final)
-    elif final.exists() or final.is_symlink():
-        final.unlink()
-    os.replace(tmp, final)
-
-
-@contextmanager
-def atomic_file(final: Path) -> Iterator[Path]:
-    """Yield a temporary path in the same folder that is renamed to `final` on success."""
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{final.name}.tmp-", dir=final.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, final)
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -68,12 +36,16 @@ def save_encoder(path: Path, state_dict: dict[str, torch.Tensor], backbone: dict
         "backbone": backbone,
         "meta": meta,
     }
+    import torch
+
     with atomic_file(path) as tmp:
         torch.save(payload, tmp)
 
 
 def load_encoder(path: Path) -> dict[str, Any]:
     """Load a checkpoint written by `save_encoder` (never unpickles arbitrary objects)."""
+    import torch
+
     from skelssl.errors import SkelsslError
 
     try:
@@ -81,7 +53,8 @@ def load_encoder(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise SkelsslError(f"{path}: encoder checkpoint not found") from None
     except Exception as exc:  # torch raises several types for corrupt files
-        raise SkelsslError(f"{path}: not a valid encoder checkpoint ({exc})") from None
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SkelsslError(f"{path}: not a valid encoder checkpoint ({reason})") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise SkelsslError(f"{path}: not a skelssl encoder checkpoint (format {CHECKPOINT_FORMAT})")
     return payload

@@ -1,34 +1,99 @@
-"""Runs one stage function with params loaded, logging set up, and errors as one line + exit 1."""
+"""Runs one stage function with params loaded, logging set up, and errors as one line + exit 1.
+
+Failures a user can cause (bad input, bad params, an output path the stage may not use, and OS
+errors: permission, disk full, missing folder) end with one `error:` line naming the path and
+exit code 1, never a traceback. SIGINT and SIGTERM interrupt the stage like an error would: the
+stage's temporaries are removed (`skelssl.outputs`), one line says so, and the exit code is the
+shell's 128 + signal number (130, 143).
+"""
 
 from __future__ import annotations
 
 import inspect
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
+from typing import NoReturn
+
+from rich.text import Text
 
 from skelssl.config import Params, load_params
 from skelssl.console import console, setup_logging
 from skelssl.errors import SkelsslError
+from skelssl.outputs import os_error_message
 
 
-def fail(message: str) -> None:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise SystemExit(1)
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived; raised in the main thread so `finally`/`except` blocks clean up."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)
+
+
+def error_line(message: str) -> Text:
+    """`error: <message>` with the message taken literally (no rich markup, no emoji codes)."""
+    return Text.assemble(("error:", "bold red"), " ", " ".join(str(message).split("\n")))
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    console.print(error_line(message), highlight=False, soft_wrap=True, emoji=False, markup=False)
+    raise SystemExit(code)
+
+
+def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(signum)
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Turn SIGINT and SIGTERM into `Interrupted` while the block runs (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def guarded(action: Callable[[], None]) -> None:
+    """Run `action`; user-caused failures become one `error:` line and exit 1 (see module doc)."""
+    try:
+        with interruptible():
+            action()
+    except SkelsslError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(os_error_message(exc))
+    except (Interrupted, KeyboardInterrupt) as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        fail(f"interrupted by {signal.Signals(signum).name}; temporary outputs removed, earlier "
+             "outputs left in place", 128 + int(signum))
 
 
 def run_stage(fn: Callable[..., None], paths: list[str], params_file: str | Path = "params.yaml") -> None:
-    """Call `fn(params, *paths)`; a SkelsslError becomes one line on stderr and exit code 1."""
+    """Call `fn(params, *paths)`; failures become one line on stderr (see `guarded`)."""
     setup_logging()
-    expected = len(inspect.signature(fn).parameters) - 1
-    if len(paths) != expected:
+    parameters = list(inspect.signature(fn).parameters.values())[1:]
+    most = len(parameters)  # trailing paths with a default (a model folder) are optional
+    least = sum(p.default is inspect.Parameter.empty for p in parameters)
+    if not least <= len(paths) <= most:
         module = fn.__module__.rsplit(".", 1)[-1]
+        expected = str(most) if least == most else f"{least} or {most}"
         fail(f"stage {module} takes {expected} paths, got {len(paths)}: {' '.join(paths) or '(none)'}")
-    try:
+
+    def action() -> None:
         params: Params = load_params(params_file)
         fn(params, *(Path(p) for p in paths))
-    except SkelsslError as exc:
-        fail(str(exc))
+
+    guarded(action)
 
 
 def stage_main(fn: Callable[..., None]) -> None:

@@ -2,8 +2,9 @@
 
 All indices are 0-based. The NTU RGB+D 25-joint layout follows the Kinect v2 joint order
 (`methods.md` §8.1); bones are (child, parent) pairs of the ST-GCN/MAMP/PSTL bone list.
-The other layouts (Kinect v1 20 joints, OpenNI 15 joints, COCO-17 2D keypoints) name the source of
-their joint order next to them. Every layout's bones form one tree over all its joints, its parts
+The other layouts (Kinect v1 20 joints, OpenNI 15 joints, COCO-17 and Penn Action 13 2D keypoints)
+name the source of their joint order next to them; `joint_order` maps a source's joint order onto a
+layout by joint name. Every layout's bones form one tree over all its joints, its parts
 partition the joints and its left/right pairs are disjoint (tests/test_layouts_methods.py).
 """
 
@@ -60,8 +61,10 @@ NTU25 = Layout(
     center=1,  # spine middle (joint 2), the CTR-GCN/MAMP origin
     graph_center=20,  # spine shoulder (joint 21), the ST-GCN/PSTL graph centre
     # The 6 body regions of graph SkeletonMAE's COCO-17 partition (methods.md §3.1) mapped to
-    # NTU-25: shoulders and hips belong to the torso, so a masked limb is at most 4 bones away
-    # from a visible joint (within the 3 encoder + 1 decoder GIN hops).
+    # NTU-25: shoulders and hips belong to the torso. The limbs are longer chains than COCO's, so
+    # a masked joint can lie beyond the paper's 3 encoder + 1 decoder GIN hops from every visible
+    # joint: a masked arm's hand tip is 5 bones from the spine shoulder, and with 2 parts masked
+    # up to 7 (torso + arm); 11 of the 15 pairs exceed 4 (skelssl.masking.body_parts.masked_reach).
     parts={
         "head": (2, 3),
         "torso": (0, 1, 20, 4, 8, 12, 16),
@@ -171,9 +174,55 @@ COCO17 = Layout(
     channels=2,
 )  # fmt: skip
 
+# Penn Action's 13 annotated joints (2D image keypoints; shared/data/real/penn_action/SOURCE.md),
+# in the dataset's joint order but named by the subject's anatomical side: the dataset's README calls
+# joints 2, 4, ..., 12 "left", yet they behave as the subject's right (measured in
+# skelssl.data.sources.penn_action, which swaps every documented pair into this layout).
+_PENN13_NAMES = (
+    "head",
+    "shoulder_left", "shoulder_right", "elbow_left", "elbow_right", "wrist_left", "wrist_right",
+    "hip_left", "hip_right", "knee_left", "knee_right", "ankle_left", "ankle_right",
+)  # fmt: skip
+
+PENN13 = Layout(
+    name="penn13",
+    joint_names=_PENN13_NAMES,
+    # COCO-17's tree without the face (there is no neck or mid-hip joint): shoulders linked to the
+    # head, hips to their shoulders, no shoulder-shoulder or hip-hip link (they would close cycles)
+    bones=((1, 0), (2, 0), (3, 1), (4, 2), (5, 3), (6, 4), (7, 1), (8, 2), (9, 7), (10, 8),
+           (11, 9), (12, 10)),
+    center=0,  # head, as coco17's nose: the only midline joint, and the most often visible (93%)
+    graph_center=0,  # the tree's centre (the only joint joining the two sides)
+    # graph SkeletonMAE's 6 regions as coco17's: head 1, torso 4, arms 2 + 2, legs 2 + 2
+    parts={
+        "head": (0,),
+        "torso": (1, 2, 7, 8),
+        "left_arm": (3, 5),
+        "right_arm": (4, 6),
+        "left_leg": (9, 11),
+        "right_leg": (10, 12),
+    },
+    hips=(7, 8),  # listed for completeness; view alignment needs 3D and is refused for 2D layouts
+    left_right=((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12)),
+    channels=2,
+)  # fmt: skip
+
 LAYOUTS: dict[str, Layout] = {
     "ntu25": NTU25,
     "kinect20": KINECT20,
     "openni15": OPENNI15,
     "coco17": COCO17,
+    "penn13": PENN13,
 }
+
+
+def joint_order(source_names: tuple[str, ...], layout: Layout) -> tuple[int, ...]:
+    """Index map that reorders a source's joints into `layout`: layout joint i ← source joint
+    `order[i]` (0-based), matched by name; use as `joints[..., order, :]`. ValueError unless the
+    source names are exactly the layout's joints (no missing, extra or repeated name)."""
+    if sorted(source_names) != sorted(layout.joint_names) or len(set(source_names)) != len(source_names):
+        missing = sorted(set(layout.joint_names) - set(source_names))
+        extra = sorted(set(source_names) - set(layout.joint_names))
+        raise ValueError(f"source joints do not match layout {layout.name}: missing {missing}, "
+                         f"unknown {extra}, or a name repeated")
+    return tuple(source_names.index(name) for name in layout.joint_names)

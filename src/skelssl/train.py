@@ -29,6 +29,7 @@ from skelssl.console import log, track
 from skelssl.distributed import barrier, current, mean_across
 from skelssl.errors import SkelsslError
 from skelssl.io import atomic_file
+from skelssl.outputs import remove_stale_temporaries
 from skelssl.methods.base import Batch, Method
 from skelssl.repro import derive_seed, torch_generator
 
@@ -50,12 +51,15 @@ def skips_weight_decay(name: str, p: nn.Parameter) -> bool:
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """No weight decay for biases, norms, positional embeddings and tokens (`skips_weight_decay`)."""
+    """[decay, no-decay] groups of the trainable parameters. A `Method` says which are exempt
+    (`Method.no_weight_decay`, each following its reference: MAMP timm's 1-D/bias rule, PSTL none,
+    Skeleton2vec timm's plus its positional embeddings); any other module `skips_weight_decay`."""
+    exempt = model.no_weight_decay if isinstance(model, Method) else skips_weight_decay
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        (no_decay if skips_weight_decay(name, p) else decay).append(p)
+        (no_decay if exempt(name, p) else decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
@@ -105,28 +109,78 @@ def _save_state(folder: Path, method: Method, optimizer: torch.optim.Optimizer, 
         torch.save(state, tmp)
 
 
+_STATE_KEYS = {"fingerprint": str, "epochs_done": int, "model": dict, "optimizer": dict, "history": list}
+
+
 def _load_state(folder: Path, method: Method, optimizer: torch.optim.Optimizer,
                 fingerprint: str) -> tuple[int, History]:
-    """Resume from `folder` if it holds a checkpoint of this very run; else start from scratch."""
+    """Resume from `folder` if it holds a checkpoint of this very run; else start from scratch.
+
+    A checkpoint of another run (another fingerprint) is ignored and later overwritten. A file
+    that is not a skelssl checkpoint at all (unreadable, another format, missing keys, not fitting
+    the model) raises a one-line SkelsslError instead: checkpoints are written atomically, so such
+    a file was put there by something else, and neither overwriting it nor silently retraining
+    from scratch is ours to decide.
+    """
     path = folder / STATE_FILE
-    for stale in folder.glob(f".{STATE_FILE}.tmp-*"):  # left by a run killed while saving
-        stale.unlink()
+    remove_stale_temporaries(folder, [STATE_FILE])  # left by a run killed while saving
     if not path.exists():
         return 0, History()
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if state.get("fingerprint") != fingerprint:
+
+    def foreign(why: str) -> SkelsslError:
+        return SkelsslError(f"{path}: not a skelssl pretraining checkpoint ({why}); "
+                            "delete it to start afresh")
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch.load raises many types on foreign bytes
+        raise foreign(f"unreadable with torch.load(weights_only=True): {type(exc).__name__}") from None
+    if not isinstance(state, dict):
+        raise foreign(f"holds a {type(state).__name__}, not a dict")
+    missing = [k for k in _STATE_KEYS if k not in state]
+    if missing:
+        raise foreign(f"missing {', '.join(missing)}")
+    wrong = [k for k, kind in _STATE_KEYS.items() if not isinstance(state[k], kind)]
+    if wrong:
+        raise foreign(f"unexpected type of {', '.join(wrong)}")
+    if state["fingerprint"] != fingerprint:
         log.info("pretrain: checkpoint in %s belongs to another run; starting afresh", folder)
         return 0, History()
-    method.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
+    try:
+        method.load_state_dict(state["model"])
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+        raise foreign(f"its weights do not fit this model: {type(exc).__name__}") from None
+    try:
+        optimizer.load_state_dict(state["optimizer"])
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+        raise foreign(f"its optimizer state does not fit this model: {_first_line(exc)}") from None
     log.info("pretrain: resuming after epoch %d from %s", state["epochs_done"], path)
     return state["epochs_done"], History(list(state["history"]))
 
 
+def _first_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split("\n", 1)[0].split())[:200]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def clear_state(folder: Path) -> None:
+    """Delete the resumable checkpoint once the run's outputs are written, and the folder when
+    that leaves it empty (anything else in it stays): it exists only to resume an interrupted run,
+    and a finished one kept around would let a later run with changed code "resume" at its end."""
+    (folder / STATE_FILE).unlink(missing_ok=True)
+    remove_stale_temporaries(folder, [STATE_FILE])
+    try:
+        folder.rmdir()  # only when empty
+    except OSError:
+        pass
+
+
 def pretrain(method: Method, x: torch.Tensor, motion: torch.Tensor, cfg: OptimParams, seed: int,
              device: torch.device, run: PretrainParams | None = None, state_dir: Path | None = None,
-             fingerprint: str = "") -> History:
+             fingerprint: str = "", spans: torch.Tensor | None = None) -> History:
     """Train `method` on x (N, M, T, V, C) and motion (N, M, T, V); return the per-step history.
+    `spans` (N, 3): the original clips' valid frames (`skelssl.augment.clip_spans`), handed to the
+    method's temporal augmentation in `Batch.spans`.
 
     The method augments and masks its batches itself, with the step's generator. With
     `state_dir`, a checkpoint is written atomically every `run.checkpoint_every` epochs and
@@ -142,11 +196,15 @@ def pretrain(method: Method, x: torch.Tensor, motion: torch.Tensor, cfg: OptimPa
     if batch_size < shards:
         raise SkelsslError(f"optim.batch_size {batch_size} is smaller than processes × "
                            f"pretrain.grad_accum = {shards}")
-    steps_per_epoch = n // batch_size  # drop the last incomplete batch, as the references do
+    # drop the last incomplete batch, as MAMP's main_pretrain.py does (drop_last=True); PSTL's and
+    # the Skeleton2vec dev code's loaders keep it (documented deviations in methods/pstl.py and
+    # methods/skeleton2vec.py)
+    steps_per_epoch = n // batch_size
     total = steps_per_epoch * cfg.epochs
     warmup = steps_per_epoch * cfg.warmup_epochs
     method.to(device).train()
     x, motion = x.to(device), motion.to(device)
+    spans = None if spans is None else spans.to(device)
     model: nn.Module = method
     if info.world > 1:
         ids = [device.index] if device.type == "cuda" else None
@@ -177,7 +235,7 @@ def pretrain(method: Method, x: torch.Tensor, motion: torch.Tensor, cfg: OptimPa
                 last = j == micro - 1
                 with nullcontext() if last or info.world == 1 else model.no_sync():
                     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                        out = model(Batch(x[idx], motion[idx]), gen)
+                        out = model(Batch(x[idx], motion[idx], None if spans is None else spans[idx]), gen)
                     if not torch.isfinite(out.loss):
                         raise FloatingPointError(f"non-finite loss at step {step}: {out.loss.item()}")
                     (out.loss / micro).backward()

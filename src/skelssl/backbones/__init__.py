@@ -37,9 +37,18 @@ def backbone_spec(cfg: BackboneParams, layout: Layout, frames: int,
             "channels": layout.channels if channels is None else channels}
 
 
+def _upgrade_config(config: Any) -> Any:
+    """Fill fields that older checkpoints' specs lack with what those encoders were trained with:
+    an ST-GCN spec written before `partition` existed used true hop distances ("true_distance")."""
+    if isinstance(config, dict) and config.get("name") == "stgcn" and "partition" not in config:
+        return {**config, "partition": "true_distance"}
+    return config
+
+
 def backbone_from_spec(spec: dict[str, Any]) -> nn.Module:
-    """Rebuild a backbone; specs written before `channels` was stored use the layout's channels."""
-    cfg = TypeAdapter(BackboneParams).validate_python(spec["config"])
+    """Rebuild a backbone; specs written before `channels` was stored use the layout's channels,
+    ST-GCN specs written before `partition` was stored use "true_distance" (`_upgrade_config`)."""
+    cfg = TypeAdapter(BackboneParams).validate_python(_upgrade_config(spec["config"]))
     return build_backbone(cfg, LAYOUTS[spec["layout"]], spec["frames"], spec.get("channels"))
 
 

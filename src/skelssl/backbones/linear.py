@@ -70,8 +70,10 @@ class _OneDNNLinear(torch.autograd.Function):
 
 
 def use_onednn(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    """Not while tracing (`skelssl export`): a TorchScript model keeps plain `F.linear`, which any
+    torch runs (the private oneDNN op does not trace)."""
     return (ONEDNN and x.device.type == "cpu" and x.dtype == weight.dtype == torch.float32
-            and x.numel() > 0 and not torch.is_autocast_enabled("cpu"))
+            and x.numel() > 0 and not torch.is_autocast_enabled("cpu") and not torch.jit.is_tracing())
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:

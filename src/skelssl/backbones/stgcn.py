@@ -1,4 +1,6 @@
-"""ST-GCN (Yan et al. 2018) as PSTL uses it: quarter width, "spatial" partition (methods.md §5.1).
+"""ST-GCN (Yan et al. 2018) as PSTL uses it: quarter width, "spatial" partition (methods.md §5.1),
+by default with PSTL's own distance rule (`cfg.partition` = "reference": max_hop 1, NTU-25 subsets
+25 / 40 / 8; "true_distance" is the paper's hop-distance partition; skelssl.backbones.graph).
 
 Follows [PSTL-code] `module/gcn/st_gcn.py`:
 - data BatchNorm1d over V·C channels (per person; channel index v·C + c), on all joints;
@@ -163,7 +165,8 @@ class STGCN(nn.Module):
         self.cfg = cfg
         self.num_joints, self.frames, self.channels = layout.num_joints, frames, channels
         self.out_dim = cfg.hidden_dim
-        self.register_buffer("A", spatial_partition(layout), persistent=False)  # rebuilt from the layout
+        # rebuilt from the layout and cfg.partition (PSTL's code: "reference")
+        self.register_buffer("A", spatial_partition(layout, cfg.partition), persistent=False)
         k = self.A.shape[0]
         h = cfg.hidden_channels
         widths = [channels, h, h, h, h, 2 * h, 2 * h, 2 * h, 4 * h, 4 * h, cfg.hidden_dim]

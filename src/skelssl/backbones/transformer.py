@@ -7,6 +7,10 @@ positional embeddings are added (factorised); pre-LN blocks with fused attention
 optional LayerScale (Skeleton2vec) and stochastic depth; a final LayerNorm.
 
 Persons are flattened into the batch (N·M independent sequences), as MAMP does.
+
+LayerNorm eps is 1e-6 for every method (Skeleton2vec's dev code); MAMP, and its `model_mae`
+baseline (the SkeletonMAE-ST proxy), use PyTorch's default 1e-5: a documented deviation
+(`skelssl.methods.mamp` docstring).
 """
 
 from __future__ import annotations
@@ -75,6 +79,19 @@ def init_weights(module: nn.Module) -> None:
     """xavier-uniform Linear weights, zero biases, unit LayerNorm (MAE/MAMP initialisation)."""
     if isinstance(module, nn.Linear):
         nn.init.xavier_uniform_(module.weight)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
+def trunc_normal_init(module: nn.Module, std: float = 0.02) -> None:
+    """trunc-normal(std) Linear and Conv2d weights, zero biases, unit LayerNorm (the Skeleton2vec
+    dev code's `Skeleton2Vec2._init_weights`, applied to the whole auto-encoder). Parameters that
+    are not module weights (positional embeddings, mask token, LayerScale) are left as they are."""
+    if isinstance(module, (nn.Linear, nn.Conv2d)):
+        nn.init.trunc_normal_(module.weight, std=std)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
     elif isinstance(module, nn.LayerNorm):

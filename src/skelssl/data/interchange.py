@@ -237,7 +237,7 @@ def export_pyskl(ingested_dir: Path, out: Path) -> int:
 
     ingested_dir, out = Path(ingested_dir), Path(out)
     read_meta(ingested_dir)  # fails unless this is a stage artifact
-    index = pl.read_parquet(require(ingested_dir / INDEX, "ingest index"))
+    index = pl.read_parquet(require(ingested_dir / INDEX, "ingest index").read_bytes())  # polars globs/expands ~ in paths
     joints = np.load(require(ingested_dir / JOINTS, "ingest joints"), mmap_mode="r")
     needed = {"name", "label", "frames", "offset"}
     if not needed <= set(index.columns):

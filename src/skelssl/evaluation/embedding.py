@@ -51,7 +51,8 @@ def write_csv(path: Path, coords: np.ndarray, labels: list[str]) -> None:
     table = pl.DataFrame({"x": np.round(coords[:, 0], 4), "y": np.round(coords[:, 1], 4),
                           "label": labels})
     with atomic_file(path) as tmp:
-        table.write_csv(tmp)
+        with open(tmp, "w", newline="") as handle:  # polars would expand `~`
+            table.write_csv(handle)
 
 
 def write_png(path: Path, coords: np.ndarray, labels: list[str], title: str) -> None:

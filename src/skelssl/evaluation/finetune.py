@@ -1,8 +1,9 @@
 """End-to-end training of encoder + head: full fine-tuning, the semi-supervised protocol (on a label
 subset) and the supervised-from-scratch baseline (a random encoder, layer_decay 1.0).
 
-Recipe (MAMP `main_finetune.py`, methods.md §1.5): AdamW (default betas), linear warmup from 0 then
-half-cosine to `min_lr`, updated every step (`skelssl.train.lr_at`); layer-wise lr decay, a
+Recipe (`evaluate.finetune`; the defaults follow MAMP `main_finetune.py`, methods.md §1.5): AdamW
+(default betas), linear warmup from 0 then half-cosine to `min_lr`, updated every step
+(`skelssl.train.lr_at`, schedule "cosine"); layer-wise lr decay, a
 parameter of layer id i getting lr · layer_decay^(num_layers − i) (transformer: embeddings 0,
 blocks 1..depth, head depth + 1; other backbones: one layer, no decay); stochastic depth rising to
 `drop_path` over the transformer's blocks; cross-entropy with label smoothing; no weight decay on
@@ -11,9 +12,24 @@ batch of an epoch is dropped (MAMP's loader drops it). Test top-1 is measured af
 `last_top1` is the headline; `best_top1` / `best_epoch` (the maximum over epochs, what MAMP's
 script prints) is reported separately because it selects on the test set.
 
-*Unverified* / ours: one recipe for every backbone (the STRL paper fine-tunes with SGD lr 0.1 and
-step decay, PSTL with Adam 5e-3 and cosine); no augmentation (MAMP crops and rotates on the fly;
-our clips are already cropped to T); no gradient clipping, no mixup (as MAMP).
+Other papers' recipes (set in their presets, docs/presets.md): `optimizer` "adam" (torch Adam,
+default betas, weight decay as L2; PSTL: lr 5e-3, no decay) or "sgd" (`momentum`; STRL: 0.9);
+`schedule` "cosine_epoch" (the warmup + cosine lr computed per epoch and held for the epoch, PSTL's
+CosineAnnealingLR stepped once per epoch) or "step" (the linear per-step warmup, then lr ×
+gamma^(number of `milestones` ≤ the epoch index), as MultiStepLR stepped per epoch; STRL: 0.1 at
+epochs 90 and 100). The weight-decay exemptions above apply to every optimizer.
+
+Weight-decay exemptions (documented deviation for MAMP): `skips_weight_decay` exempts 1-D
+parameters, biases, positional embeddings (`pos_*`) and tokens (`*token*`) for every recipe.
+MAMP's fine-tuning (`util/lr_decay.py` `param_groups_lrd`, called without a skip list) exempts
+only 1-D parameters, so its positional embeddings (`pos_embed`, `temp_embed`) are decayed there
+and not here. The Skeleton2vec dev code's fine-tuning (`dist_train.py`@14935c1) passes its
+classifier's `no_weight_decay()` (the encoder's two positional embeddings) to the same function,
+which is the rule used here; PSTL's recipe has no weight decay, so the rule does not matter there.
+
+*Unverified* / ours: no augmentation (MAMP crops and rotates on the fly; our clips are already
+cropped to T); no gradient clipping, no mixup (as MAMP); the last incomplete batch is dropped for
+every recipe (PSTL's loader keeps it).
 
 Randomness: the epoch order is drawn from `generator`; head initialisation, dropout and drop-path use
 torch's global RNG, which is seeded from `generator` inside `torch.random.fork_rng`, so a call is a
@@ -22,7 +38,7 @@ pure function of its inputs and the generator's state and leaves the caller's gl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -39,6 +55,7 @@ from skelssl.train import fused_supported, lr_at, skips_weight_decay
 class FinetuneResult:
     top1: list[float]  # test top-1 (%) after each epoch
     losses: list[float]  # mean training loss of each epoch
+    model: nn.Module | None = field(default=None, compare=False, repr=False)  # with keep_model: the trained model
 
     @property
     def last_top1(self) -> float:
@@ -55,7 +72,9 @@ class FinetuneResult:
 
 
 def lr_param_groups(model: Classifier, weight_decay: float, layer_decay: float) -> list[dict]:
-    """One AdamW group per (layer id, decayed or not), each with its `lr_scale`."""
+    """One optimiser group per (layer id, decayed or not), each with its `lr_scale`. Decay exemptions:
+    `skips_weight_decay` (1-D, biases, `pos_*`, `*token*`) for every recipe; MAMP exempts only
+    1-D parameters, so its positional embeddings decay (documented deviation, module docstring)."""
     groups: dict[tuple[int, bool], dict] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
@@ -78,14 +97,42 @@ def _test_top1(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: i
     return topk_accuracy(logits, y, 1)
 
 
+def lr_for(cfg: FinetuneParams, epoch: int, step: int, steps_per_epoch: int, epochs: int) -> float:
+    """The lr of global step `step` (in epoch `epoch`) of `epochs` under `cfg.schedule`."""
+    warmup_steps = steps_per_epoch * cfg.warmup_epochs
+    if cfg.schedule == "cosine":
+        return lr_at(step, total_steps=steps_per_epoch * epochs, warmup_steps=warmup_steps,
+                     lr=cfg.lr, min_lr=cfg.min_lr)
+    if cfg.schedule == "cosine_epoch":
+        return lr_at(epoch, total_steps=epochs, warmup_steps=cfg.warmup_epochs, lr=cfg.lr,
+                     min_lr=cfg.min_lr)
+    if cfg.schedule == "step":
+        if step < warmup_steps:
+            return cfg.lr * step / warmup_steps
+        return cfg.lr * cfg.gamma ** sum(epoch >= m for m in cfg.milestones)
+    raise ValueError(f"unknown fine-tuning schedule {cfg.schedule!r}")
+
+
+def _optimizer(model: Classifier, cfg: FinetuneParams) -> torch.optim.Optimizer:
+    groups = lr_param_groups(model, cfg.weight_decay, cfg.layer_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr, fused=fused_supported(model))
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=cfg.lr, fused=fused_supported(model))
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
+    raise ValueError(f"unknown fine-tuning optimizer {cfg.optimizer!r}")
+
+
 def _train_epoch(model: nn.Module, opt: torch.optim.Optimizer, loss_fn: nn.Module, x: torch.Tensor,
-                 y: torch.Tensor, batch: int, first_step: int, schedule: dict, generator: torch.Generator,
+                 y: torch.Tensor, batch: int, epoch: int, schedule: dict, generator: torch.Generator,
                  device: torch.device) -> float:
     model.train()
     order = torch.randperm(len(x), generator=generator)
     losses = []
-    for b in range(len(x) // batch):
-        lr = lr_at(first_step + b, **schedule)
+    steps = len(x) // batch
+    for b in range(steps):
+        lr = lr_for(epoch=epoch, step=epoch * steps + b, steps_per_epoch=steps, **schedule)
         for group in opt.param_groups:
             group["lr"] = lr * group["lr_scale"]
         idx = order[b * batch:(b + 1) * batch]
@@ -99,27 +146,26 @@ def _train_epoch(model: nn.Module, opt: torch.optim.Optimizer, loss_fn: nn.Modul
 
 def finetune(encoder: nn.Module, backbone: str, train: tuple[torch.Tensor, torch.Tensor],
              test: tuple[torch.Tensor, torch.Tensor], classes: int, cfg: FinetuneParams, epochs: int,
-             generator: torch.Generator, device: torch.device, label: str = "finetune") -> FinetuneResult:
-    """Train a copy of `encoder` with the backbone's head on train (x, y); test after every epoch."""
+             generator: torch.Generator, device: torch.device, label: str = "finetune",
+             keep_model: bool = False) -> FinetuneResult:
+    """Train a copy of `encoder` with the backbone's head on train (x, y); test after every epoch.
+    `keep_model`: the result holds the trained model (eval mode), e.g. to save it."""
     x, y = train
     batch = min(cfg.batch_size, len(x))
     if batch < 2:
         raise SkelsslError(f"{label}: BatchNorm needs batches of at least 2 clips; got "
                            f"{len(x)} training clips and evaluate.finetune.batch_size {cfg.batch_size}")
-    steps = len(x) // batch
-    schedule = {"total_steps": steps * epochs, "warmup_steps": steps * cfg.warmup_epochs,
-                "lr": cfg.lr, "min_lr": cfg.min_lr}
+    schedule = {"cfg": cfg, "epochs": epochs}
     devices = [torch.cuda.current_device()] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
         model = build_classifier(backbone, encoder, classes, cfg.drop_path, x.shape[1]).to(device)
-        opt = torch.optim.AdamW(lr_param_groups(model, cfg.weight_decay, cfg.layer_decay), lr=cfg.lr,
-                                fused=fused_supported(model))
+        opt = _optimizer(model, cfg)
         loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
         top1, losses = [], []
         for epoch in track(range(epochs), f"{label} epochs"):
-            losses.append(_train_epoch(model, opt, loss_fn, x, y, batch, epoch * steps, schedule,
+            losses.append(_train_epoch(model, opt, loss_fn, x, y, batch, epoch, schedule,
                                        generator, device))
             top1.append(_test_top1(model, *test, cfg.batch_size, device))
             log.info("%s epoch %d/%d loss %.4f top1 %.2f", label, epoch + 1, epochs, losses[-1], top1[-1])
-    return FinetuneResult(top1, losses)
+    return FinetuneResult(top1, losses, model.eval() if keep_model else None)

@@ -32,8 +32,9 @@ def motion(x):
 def motion_magnitude(x):
     """``(T, M, V)`` Euclidean norm over C of :func:`motion` per joint and frame.
 
-    Rotation-invariant, so it stays a valid per-token motion prior (MAMP §1.2 / Skeleton2vec
-    §2.2 masking) after random-rotation augmentation. Norm accumulated in float64.
+    Rotation-invariant. No method's mask reads it any more: MAMP and Skeleton2vec compute their
+    motion priors from the rotated input on the device, as their references do. Norm accumulated
+    in float64.
     """
     n_frames, n_persons, n_joints, n_coords = x.shape
     d = motion(x)

@@ -9,6 +9,12 @@ masked. Higher motion → higher score → masked more often.
 Follows the authors' latest development code (commit 14935c1): normalisation by the maximum over
 joints inside the tube; `t_tau` adaptive segmentation is unused there and omitted here. The paper's
 own formula is *unverified* (the official code was never released).
+
+The motion prior (`abs_frame_motion`, then `token_motion`) is the dev code's: its data pipeline
+rotates the skeleton (`RandomRot`), then takes frame differences (`ToMotion`: x[t+1] − x[t], last
+frame 0), and the mask averages |Δx| over each token's frames *and coordinates* (an L1 mean, not a
+Euclidean norm, so it depends on the rotation drawn; computed after it, from the augmented input).
+As in the reference, a person appearing or vanishing mid-clip adds one frame of large motion.
 """
 
 from __future__ import annotations
@@ -22,6 +28,16 @@ def visible_joints(num_joints: int, ratio: float) -> int:
     """int(V·(1−ratio)), at least 1. The 1e-9 guards against float error: 25·(1−0.8) is
     4.999…, which plain int() truncates to 4 instead of the intended 5."""
     return max(1, int(num_joints * (1.0 - ratio) + 1e-9))
+
+
+def abs_frame_motion(x: torch.Tensor) -> torch.Tensor:
+    """(B, T, V, C) coordinates → (B, T, V): mean over C of |x[t+1] − x[t]|, last frame 0.
+
+    `token_motion` of this is the dev code's per-token prior: mean |Δx| over t_patch frames × C.
+    """
+    motion = torch.zeros(x.shape[:3], dtype=torch.float32, device=x.device)
+    motion[:, :-1] = (x[:, 1:].float() - x[:, :-1].float()).abs().mean(dim=-1)
+    return motion
 
 
 def motion_aware_tube_mask(motion: torch.Tensor, ratio: float, tube_tokens: int,

@@ -9,15 +9,30 @@ from torch import nn
 
 
 class Batch(NamedTuple):
-    """A training batch on the training device. x: (N, M, T, V, C); motion: (N, M, T, V)."""
+    """A training batch on the training device. x: (N, M, T, V, C); motion: (N, M, T, V); spans:
+    (N, 3) [valid frames F, first, length] of the original clips (`skelssl.augment.clip_spans`),
+    for the temporal augmentation; None when unknown (the T preprocessed frames count as valid)."""
 
     x: torch.Tensor
     motion: torch.Tensor
+    spans: torch.Tensor | None = None
 
 
 class StepOutput(NamedTuple):
     loss: torch.Tensor
     logs: dict[str, float]  # diagnostics written to the history (collapse checks, mask ratio, ...)
+
+
+def exempt_1d_and_biases(name: str, param: nn.Parameter) -> bool:
+    """timm's weight-decay rule (`add_weight_decay` / `param_groups_weight_decay` with no skip list):
+    only 1-D parameters (norms, LayerScale, ...) and biases are exempt; embeddings and tokens decay."""
+    return param.ndim <= 1 or name.endswith(".bias")
+
+
+def exempt_1d_biases_embeddings(name: str, param: nn.Parameter) -> bool:
+    """skelssl's default: also positional embeddings (`pos_`) and learned tokens (`token`) are exempt.
+    Used where no reference code shows the rule (graph SkeletonMAE)."""
+    return exempt_1d_and_biases(name, param) or "pos_" in name or "token" in name
 
 
 class Method(nn.Module):
@@ -26,10 +41,16 @@ class Method(nn.Module):
     Constructed as `cls(cfg, layout, frames)`. Subclasses implement
     `forward(batch, generator) -> StepOutput`, applying their own augmentation and masks with the
     given generator (the batch arrives un-augmented, on the training device), and may override
-    `after_step(step, total_steps)` (e.g. an EMA teacher update) and `export_encoder()`.
+    `after_step(step, total_steps)` (e.g. an EMA teacher update), `export_encoder()` and
+    `no_weight_decay(name, param)` (its reference's weight-decay exemptions).
     """
 
     encoder: nn.Module
+
+    def no_weight_decay(self, name: str, param: nn.Parameter) -> bool:
+        """Whether the trainable parameter `name` (as in `named_parameters()`) is exempt from weight
+        decay in pretraining (`skelssl.train.param_groups`). Each method follows its reference."""
+        return exempt_1d_biases_embeddings(name, param)
 
     def after_step(self, step: int, total_steps: int) -> dict[str, float]:
         return {}

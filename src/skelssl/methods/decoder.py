@@ -14,14 +14,18 @@ from skelssl.masking import Mask
 class TokenDecoder(nn.Module):
     """Fills masked positions with a learned token and decodes the full token grid."""
 
-    def __init__(self, cfg: DecoderParams, in_dim: int, out_dim: int, segments: int, joints: int) -> None:
+    def __init__(self, cfg: DecoderParams, in_dim: int, out_dim: int, segments: int, joints: int,
+                 layer_scale: float = 0.0, drop_path: float = 0.0) -> None:
+        """layer_scale / drop_path: as the encoder's (`Block`); 0 = off (MAMP). Skeleton2vec's dev
+        code builds its decoder blocks with the encoder's LayerScale init and drop-path rate."""
         super().__init__()
         self.segments, self.joints = segments, joints
         self.embed = Linear(in_dim, cfg.dim)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, cfg.dim))
         self.pos_spatial = nn.Parameter(torch.zeros(1, 1, joints, cfg.dim))
         self.pos_temporal = nn.Parameter(torch.zeros(1, segments, 1, cfg.dim))
-        self.blocks = nn.ModuleList(Block(cfg.dim, cfg.heads, 4.0) for _ in range(cfg.depth))
+        rates = torch.linspace(0, drop_path, cfg.depth).tolist()
+        self.blocks = nn.ModuleList(Block(cfg.dim, cfg.heads, 4.0, layer_scale, rate) for rate in rates)
         self.norm = nn.LayerNorm(cfg.dim, eps=1e-6)
         self.head = Linear(cfg.dim, out_dim)
         self.apply(init_weights)

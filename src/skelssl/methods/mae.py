@@ -1,8 +1,11 @@
 """Masked reconstruction on skeleton tokens: what MAMP and SkeletonMAE-ST share (methods.md §1, §4).
 
 The MAE pipeline of MAMP's `model_mamp` / `model_mae` (methods.md §1.1, §1.3):
-- augmentation: one random rotation per sample, U(−rotation, rotation) rad per axis; persons are
-  then flattened into the batch (N·M independent sequences);
+- augmentation: the temporal augmentation `augment.temporal` (MAMP's feeder: "random_crop" of
+  [0.5, 1] of the valid frames, at least 64, resized to T; skelssl.augment.temporal_augment, which
+  documents how it works from the preprocessed clip), then one random rotation per sample,
+  U(−rotation, rotation) rad per axis; persons are then flattened into the batch (N·M independent
+  sequences);
 - encoder: the skeleton transformer on the *visible* tokens only (masked tokens are dropped);
 - decoder: `TokenDecoder` (Linear embed, learned mask token, own spatial/temporal positional
   embeddings, pre-LN blocks, LN) and a Linear head to the t_patch·C values of each token;
@@ -11,6 +14,9 @@ The MAE pipeline of MAMP's `model_mamp` / `model_mae` (methods.md §1.1, §1.3):
   eps 1e-6, as `norm_skes_loss`);
 - loss: squared error averaged over each token's values, then over the masked tokens only.
 Subclasses choose the mask (`make_mask`) and the signal (`make_target`).
+Weight decay: timm's rule, as MAMP's `main_pretrain.py` (`optim_factory.add_weight_decay(model,
+weight_decay)`, no skip list; it trains `model_mamp` and `model_mae` alike): only 1-D parameters and
+biases are exempt, so positional embeddings and the mask token decay (`no_weight_decay`).
 
 Choice of ours: `skip_absent_persons` (off in the paper presets) drops all-zero person sequences
 (the empty second person of single-actor samples) from the step; the references encode them and
@@ -22,12 +28,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from skelssl.augment import random_rotation
+from skelssl.augment import random_rotation, temporal_augment
 from skelssl.backbones.transformer import SkeletonTransformer
 from skelssl.config import MampParams, SkeletonMAESTParams
 from skelssl.masking import Mask
 from skelssl.masking.motion import patchify
-from skelssl.methods.base import Batch, Method, StepOutput
+from skelssl.methods.base import Batch, Method, StepOutput, exempt_1d_and_biases
 from skelssl.methods.decoder import TokenDecoder
 from skelssl.skeleton import Layout
 
@@ -58,6 +64,10 @@ class MaskedReconstruction(Method):
         self.decoder = TokenDecoder(cfg.decoder, cfg.backbone.dim, self.t_patch * self.encoder.channels,
                                     self.encoder.segments, layout.num_joints)
 
+    def no_weight_decay(self, name: str, param: torch.nn.Parameter) -> bool:
+        """timm's `add_weight_decay` as MAMP calls it: exempt only 1-D parameters and biases."""
+        return exempt_1d_and_biases(name, param)
+
     def make_mask(self, x: torch.Tensor, generator: torch.Generator) -> Mask:
         """Mask for the person-flattened, augmented sequences x (B, T, V, C)."""
         raise NotImplementedError
@@ -72,7 +82,8 @@ class MaskedReconstruction(Method):
         return normalise_tokens(target) if self.cfg.norm_target else target
 
     def forward(self, batch: Batch, generator: torch.Generator) -> StepOutput:
-        x = random_rotation(batch.x, self.cfg.augment.rotation, generator).flatten(0, 1)  # (B, T, V, C)
+        x = temporal_augment(batch.x, self.cfg.augment.temporal, generator, batch.spans)  # first, as the feeders
+        x = random_rotation(x, self.cfg.augment.rotation, generator).flatten(0, 1)  # (B, T, V, C)
         if self.cfg.skip_absent_persons:
             x = x[x.flatten(1).abs().amax(dim=1) > 0]
         mask = self.make_mask(x, generator)

@@ -12,6 +12,12 @@ Follows methods.md §1 (the authors' code, github.com/maoyunyao/MAMP, `model_mam
 Choices of ours / *unverified*: `skip_absent_persons` (see `mae`; off in the paper preset); the
 motion stride is fixed to 1 frame (MAMP's `motion_stride` default, the value its scripts use), so at
 our shorter CPU default clips (32 frames instead of 120) one step spans more time than in the paper.
+Documented deviation: LayerNorm eps. MAMP's encoder and decoder use `nn.LayerNorm` with PyTorch's
+default eps 1e-5 (`model_mamp/transformer.py`: `norm_layer=nn.LayerNorm` in `Block` and
+`Transformer`, not overridden by the configs; the same in `model/transformer.py` for the
+probe/fine-tune model); skelssl's `SkeletonTransformer` and `TokenDecoder` hard-code eps 1e-6
+(Skeleton2vec's value) for every method, not a parameter. methods.md §1.1 measured the effect
+with the official weights: up to 3.3e-4 on the encoder outputs.
 """
 
 from __future__ import annotations

@@ -13,7 +13,9 @@ Follows methods.md §5 ([PSTL-code] `procedure.py` BTProcessor, `model.py`):
 - loss: Barlow Twins, C = BN(z_a)ᵀ BN(z_b) / N, L = Σ_i (1 − C_ii)² + λ Σ_{i≠j} C_ij²;
   total = L(anchor, MATM) + L(anchor, CSM). No negatives, EMA or predictor (when N < D the loss
   comes from N × N Gram matrices without forming C: the same function, `cross_correlation`);
-- the MATM energy is computed on the stream's augmented clip, as the reference does.
+- the MATM energy is computed on the stream's augmented clip, as the reference does;
+- weight decay on *every* parameter, biases, BatchNorm and edge-importance masks included (the
+  reference's `torch.optim.Adam([...encoder, btwins_head...], weight_decay=...)`; `no_weight_decay`).
 Choices of ours (*unverified* against the paper): augmentation parameters are drawn per sample
 (the reference draws one set per batch); the projector's two inner Linears have no bias (as the
 reference code; a bias before BatchNorm is cancelled anyway) and its last Linear has none either
@@ -21,6 +23,14 @@ reference code; a bias before BatchNorm is cancelled anyway) and its last Linear
 losses (the reference projects it twice, which gives the same values and gradients), and the
 three streams share each projector GEMM (`project_streams`; BatchNorm still per stream); the
 standardising BN uses batch statistics only (no running averages: they are never used).
+Documented deviations from the reference's training loop (minor):
+- lr schedule: the reference's `adjust_learning_rate` (`procedure.py` L73–80, called once at the
+  start of each epoch, L414) sets one lr per epoch: lr·e/10 during the 10 warmup epochs (so epoch
+  0 runs at lr 0), then a cosine over the remaining epochs; `skelssl.train.lr_at` updates the lr
+  every step (a linear warmup over the warmup epochs' steps, then a per-step half-cosine);
+- last batch: the reference's train loader keeps the last incomplete batch (`procedure.py`
+  L37–41, `drop_last` left at False); `skelssl.train.pretrain` drops it (as MAMP does), so up to
+  `batch_size − 1` clips are left out of each epoch (a different subset every epoch).
 """
 
 from __future__ import annotations
@@ -119,6 +129,10 @@ class PSTL(Method):
         self.layout = layout
         self.encoder = STGCN(cfg.backbone, layout, frames)
         self.projector = projector(self.encoder.out_dim, cfg.projector_dim)
+
+    def no_weight_decay(self, name: str, param: nn.Parameter) -> bool:
+        """None exempt: the reference's Adam applies its weight_decay to all parameters."""
+        return False
 
     def augment(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         a = self.cfg.augment

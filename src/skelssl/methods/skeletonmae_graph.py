@@ -6,8 +6,9 @@ Follows methods.md §3 (main paper text; no official code exists):
   pretraining, are linearly projected to D (`skelssl.backbones.gin.GIN`);
 - body-part masking: `mask.parts` of the body regions are drawn per graph and their joints'
   projected features are replaced by one learnable [MASK] vector (input stays full length);
-- encoder: the GIN (`backbone.layers` layers, PReLU); decoder: **one** GIN layer mapping the hidden
-  features back to the target dimension on all nodes;
+- encoder: the GIN (`backbone.layers` layers, PReLU); decoder: GIN layers mapping the hidden
+  features back to the target dimension on all nodes: the paper's **one** layer where that reaches
+  every masked joint (`decoder_layers: auto`; see "Reach" below), else as many as needed;
 - loss: GraphMAE's scaled cosine error on the masked nodes, L = mean_i∈M (1 − cos(x_i, z_i))^β,
   β = `sce_beta` (2). methods.md §3.3 transcribes the paper's formula as Σ_i∈M (1/|M| − cos/|M|)^β,
   which equals |M|^(1−β) times this mean: the same loss up to a factor that only depends on how
@@ -18,7 +19,22 @@ Follows methods.md §3 (main paper text; no official code exists):
 
 Data: the paper uses 2D COCO-17 HRNet poses with 6 body regions; here the method runs on any
 layout of `skelssl.skeleton.LAYOUTS` (3D NTU-25 by default) with the layout's `parts` as the body
-regions (NTU-25: torso, left/right arm, left/right leg).
+regions (NTU-25: the same 6 regions, head 2 joints, torso 7 with shoulders and hips as COCO's,
+arms 5 each (elbow to hand tip and thumb), legs 3 each; `skelssl.skeleton.NTU25`).
+
+Reach (measured with `skelssl.masking.body_parts.masked_reach`, tests/test_skeletonmae_graph.py):
+the 3 encoder + 1 decoder GIN layers of the paper pass messages 4 hops, and a masked joint farther
+than that from every visible joint gets a prediction that cannot depend on the input. On the
+paper's COCO-17 regions every masked joint is within 4 hops for any 1, 2 or 3 masked parts, so the
+paper's depths suffice there. On NTU-25 the limbs are longer chains (hands and feet): with 2 of
+the 6 parts masked, 11 of the 15 pairs leave a masked joint 5–7 hops away (an arm alone: its hand
+tip, 5; torso + arm: 7; torso + leg: the foot, 6); on Kinect-20, 2 pairs (torso + leg: 6). We keep
+the paper's regions, part count and encoder depth and deepen only the decoder:
+`decoder_layers: auto` takes the fewest layers (at least 1) with encoder + decoder hops ≥ the
+largest reach over every draw of `mask.parts` parts (`decoder_depth`): 1 on COCO-17, OpenNI-15 and
+Penn-13, 4 on NTU-25, 3 on Kinect-20 (3 encoder layers, 2 parts). An integer sets it outright (1
+= the paper's decoder, whatever the reach). Extra decoder layers are hidden → hidden GIN layers
+followed by LayerNorm → PReLU, as the encoder's; the last one maps to the target, no activation.
 
 *Unverified* choices of ours:
 - target: the paper reconstructs the joint *features* X. X is the output of a learnable projection,
@@ -31,7 +47,7 @@ regions (NTU-25: torso, left/right arm, left/right leg).
   each joint's height and probed 4 points worse; bone vectors (joint − parent) probed 4–8 worse;
 - collapse diagnostics: `target_var` and `pred_var` = total variance of the unit target / prediction
   vectors over the masked joints (1 − ‖mean direction‖², 0 when all point the same way);
-- decoding path: GraphMAE's bias-free Linear (hidden → hidden) before the one-layer GIN decoder, but
+- decoding path: GraphMAE's bias-free Linear (hidden → hidden) before the GIN decoder, but
   *not* GraphMAE's "re-masking" (zeroing the masked nodes' codes before the decoder). With body-part
   masking most masked joints have only masked neighbours, so after re-masking a 1-hop decoder sees
   zeros around them and predicts a constant (measured: loss stuck at 0.95 against 0.41 without);
@@ -42,11 +58,11 @@ regions (NTU-25: torso, left/right arm, left/right leg).
   noise is added to joints during training";
 - the mask token is initialised to zero (GraphMAE's enc_mask_token) and not weight-decayed.
 
-Known limits, measured on the embedded CPU data (NTU-25, T = 32, xsub):
-- the layout's parts are coarse (an arm is 6 joints, shoulder to thumb), so a masked arm's thumb
-  and hand tip are 5 and 6 hops from the nearest visible joint (spine shoulder), beyond the 3
-  encoder + 1 decoder GIN layers: their prediction cannot depend on the input. Finer, paper-like
-  regions (COCO puts shoulders and hips in the torso) lowered the loss from 0.41 to 0.29;
+Known limits, measured on the embedded CPU data (NTU-25, T = 32, xsub), with the one-layer decoder
+the method had before `decoder_layers` (the numbers below predate the deeper decoder):
+- against earlier, coarser regions (an arm from shoulder to thumb), the paper-like regions (COCO
+  puts shoulders and hips in the torso) lowered the loss from 0.41 to 0.29; even so the 3 + 1 GIN
+  hops left masked hand tips and feet unreachable (see "Reach"), which the deeper decoder fixes;
 - a single frame leaves a masked limb largely ambiguous: a *frozen random* encoder with a trained
   decoder reaches almost the same loss (0.43 vs 0.41 after 15 epochs), so the pretext gives the
   encoder little to learn, and the pretrained GIN's linear probe stays within a few points of a
@@ -64,7 +80,7 @@ from torch import nn
 
 from skelssl.backbones.gin import GIN, GINLayer
 from skelssl.config import SkeletonMAEGraphParams
-from skelssl.masking.body_parts import body_part_mask
+from skelssl.masking.body_parts import body_part_mask, max_masked_reach
 from skelssl.methods.base import Batch, Method, StepOutput
 from skelssl.skeleton import Layout
 
@@ -86,6 +102,37 @@ def centred_target(clean: torch.Tensor) -> torch.Tensor:
     return clean - clean.mean(dim=1, keepdim=True)
 
 
+def decoder_depth(cfg: SkeletonMAEGraphParams, layout: Layout) -> int:
+    """`cfg.decoder_layers`, or for `auto` the fewest GIN layers (>= 1, the paper's one) with encoder
+    + decoder hops >= the largest reach of a masked joint over every draw of `mask.parts` parts."""
+    if cfg.decoder_layers != "auto":
+        return cfg.decoder_layers
+    if not 1 <= cfg.mask.parts < len(layout.parts):
+        raise ValueError(f"mask.parts must be in [1, {len(layout.parts) - 1}] for layout {layout.name} "
+                         f"with decoder_layers: auto (some joint must stay visible), got {cfg.mask.parts}")
+    reach = int(max_masked_reach(layout, cfg.mask.parts))
+    return max(1, reach - cfg.backbone.layers)
+
+
+class GINDecoder(nn.Module):
+    """`layers` GIN layers, hidden → … → out_dim: all but the last followed by LayerNorm → PReLU
+    (the encoder's layout), the last one linear (GraphMAE's decoder)."""
+
+    def __init__(self, hidden: int, out_dim: int, layers: int) -> None:
+        super().__init__()
+        dims = [hidden] * layers + [out_dim]
+        self.layers = nn.ModuleList(GINLayer(dims[i], hidden, dims[i + 1]) for i in range(layers))
+        self.norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers - 1))
+        self.acts = nn.ModuleList(nn.PReLU() for _ in range(layers - 1))
+
+    def forward(self, h: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
+        for i, layer in enumerate(self.layers):
+            h = layer(h, adj)
+            if i < len(self.norms):
+                h = self.acts[i](self.norms[i](h))
+        return h
+
+
 class SkeletonMAEGraph(Method):
     def __init__(self, cfg: SkeletonMAEGraphParams, layout: Layout, frames: int) -> None:
         super().__init__()
@@ -95,7 +142,7 @@ class SkeletonMAEGraph(Method):
         hidden = cfg.backbone.hidden
         self.mask_token = nn.Parameter(torch.zeros(cfg.backbone.dim))
         self.encoder_to_decoder = nn.Linear(hidden, hidden, bias=False)
-        self.decoder = GINLayer(hidden, hidden, self.encoder.channels)  # one GIN layer, no activation
+        self.decoder = GINDecoder(hidden, self.encoder.channels, decoder_depth(cfg, layout))
 
     def forward(self, batch: Batch, generator: torch.Generator) -> StepOutput:
         clean = present_frames(batch.x)  # (B, V, C): every non-zero frame of every person

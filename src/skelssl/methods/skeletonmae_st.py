@@ -11,7 +11,8 @@ is then used on unmasked sequences. We build it as the MAMP-lineage plain transf
 *Unverified* (no code, paper body unreachable): the backbone (the paper reportedly used STTFormer;
 we use the MAMP transformer), the joint and frame mask ratios and how the two levels combine (we
 take the union, per sample), whether a "frame" is one frame or one temporal token (we mask tokens),
-the target normalisation, the decoder size and the pre-training schedule.
+the target normalisation, the decoder size and the pre-training schedule; the weight-decay
+exemptions (we keep those of MAMP's `model_mae` run, timm's 1-D/bias rule, `skelssl.methods.mae`).
 """
 
 from __future__ import annotations

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import json
 
 import numpy as np
 import polars as pl
-import torch
 
 from skelssl.errors import SkelsslError
 from skelssl.skeleton import LAYOUTS, Layout
+
+if TYPE_CHECKING:  # torch is imported where tensors are made: ingest and preprocess start without it
+    import torch
 
 INDEX = "index.parquet"
 JOINTS = "joints.npy"
@@ -24,7 +27,42 @@ SKIPPED = "skipped.parquet"
 def require(path: Path, what: str) -> Path:
     if not path.exists():
         raise SkelsslError(f"{path}: {what} not found (run the stage that produces it first)")
+    if not path.is_file():
+        raise SkelsslError(f"{path}: {what} is not a file")
     return path
+
+
+# index columns every artifact has, and the integer ones among them (checked when read back)
+INDEX_COLUMNS: tuple[str, ...] = ("name", "label", "frames")
+INTEGER_COLUMNS: tuple[str, ...] = ("label", "frames", "offset")
+
+
+def read_index(path: Path, what: str, columns: tuple[str, ...] = INDEX_COLUMNS) -> pl.DataFrame:
+    """An artifact's index.parquet; SkelsslError naming the file when it is not a parquet file, lacks
+    one of `columns`, or holds an integer column (label, frames, offset) with nulls, another type,
+    or (label, frames) negative values."""
+    try:
+        with open(require(path, what), "rb") as handle:  # a handle: polars would glob `[`, expand `~`
+            index = pl.read_parquet(handle)
+    except SkelsslError:
+        raise
+    except Exception as exc:  # polars raises several types (ComputeError, OSError, ...) on bad bytes
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SkelsslError(f"{path}: not a readable {what} ({reason})") from None
+    for column in columns:
+        if column not in index.columns:
+            raise SkelsslError(f"{path}: {what} has no {column!r} column (not written by this version's "
+                               "ingest/preprocess; run that stage again)")
+    for column in (c for c in INTEGER_COLUMNS if c in index.columns):
+        series = index[column]
+        if not series.dtype.is_integer() or series.null_count():
+            raise SkelsslError(f"{path}: {what} column {column!r} must hold integers without nulls, "
+                               f"got {series.dtype}")
+        if column != "offset" and index.height and series.min() < 0:  # type: ignore[operator]
+            raise SkelsslError(f"{path}: {what} column {column!r} has negative values")
+    if "label" in index.columns:
+        index = index.with_columns(pl.col("label").cast(pl.Int64))
+    return index
 
 
 @dataclass(frozen=True)
@@ -44,6 +82,8 @@ class Processed:
             known = sorted(c.removesuffix("_train") for c in self.index.columns if c.endswith("_train"))
             raise SkelsslError(f"base.split: {split!r} is not a split of this dataset (it has {known})")
         flags = self.index[f"{split}_train"].to_numpy()
+        import torch
+
         rows = torch.from_numpy(np.flatnonzero(flags == train))
         labels = torch.from_numpy(self.index["label"].to_numpy().astype(np.int64))
         if len(rows) == 0:
@@ -51,21 +91,61 @@ class Processed:
             raise SkelsslError(f"base.split: the {split} {part} set is empty for this dataset")
         return self.x[rows], self.motion[rows], labels[rows]
 
+    def valid_frames(self, split: str, train: bool) -> torch.Tensor | None:
+        """(N,) valid-frame counts of the original clips of that split part (the index's `frames`:
+        the ingested clips hold only non-zero frames), in `split`'s order; None without the column."""
+        import torch
+
+        if "frames" not in self.index.columns:
+            return None
+        flags = self.index[f"{split}_train"].to_numpy()
+        frames = self.index["frames"].to_numpy().astype(np.int64)
+        return torch.from_numpy(frames[np.flatnonzero(flags == train)])
+
+
+def _load_array(path: Path, what: str) -> np.ndarray:
+    """A .npy float array as float32; SkelsslError naming the file when it is unreadable or not float."""
+    try:
+        array = np.load(require(path, what), allow_pickle=False)
+    except SkelsslError:
+        raise
+    except (OSError, ValueError, EOFError) as exc:
+        raise SkelsslError(f"{path}: not a readable {what} .npy array ({exc})") from None
+    if not isinstance(array, np.ndarray) or array.dtype.kind != "f":
+        raise SkelsslError(f"{path}: {what} must be a float array, got {getattr(array, 'dtype', type(array))}")
+    return array.astype(np.float32, copy=False)
+
 
 def load_processed(folder: Path) -> Processed:
-    index = pl.read_parquet(require(folder / INDEX, "processed index"))
-    x = torch.from_numpy(np.load(require(folder / JOINTS, "processed joints")))
-    motion = torch.from_numpy(np.load(require(folder / MOTION, "processed motion")))
-    return Processed(index, x, motion, read_layout(folder))
+    index = read_index(folder / INDEX, "processed index", ("label",))
+    x = _load_array(folder / JOINTS, "processed joints")
+    motion = _load_array(folder / MOTION, "processed motion")
+    if x.ndim != 5 or motion.shape != x.shape[:4] or len(x) != index.height:
+        raise SkelsslError(f"{folder}: joints {x.shape}, motion {motion.shape} and the {index.height} "
+                           "index rows do not match (run preprocess again)")
+    import torch
+
+    return Processed(index, torch.from_numpy(x), torch.from_numpy(motion), read_layout(folder))
 
 
 def read_meta(folder: Path) -> dict:
-    return json.loads(require(folder / META, "dataset meta").read_text())
+    """meta.json of an artifact; SkelsslError naming the file when it is not a JSON object."""
+    path = require(folder / META, "dataset meta")
+    try:
+        meta = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise SkelsslError(f"{path}: not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise SkelsslError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not isinstance(meta, dict):
+        raise SkelsslError(f"{path}: expected a JSON object (source, layout, persons, splits), "
+                           f"got {type(meta).__name__}")
+    return meta
 
 
 def read_layout(folder: Path) -> Layout:
     """The skeleton layout an ingest/preprocess artifact was written in."""
-    name = read_meta(folder)["layout"]
-    if name not in LAYOUTS:
+    name = read_meta(folder).get("layout")
+    if not isinstance(name, str) or name not in LAYOUTS:
         raise SkelsslError(f"{folder / META}: unknown skeleton layout {name!r} (known: {sorted(LAYOUTS)})")
     return LAYOUTS[name]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from skelssl.outputs import claim_output_dir
 from skelssl.backbones import backbone_from_checkpoint
 from skelssl.config import Params
 from skelssl.console import log
@@ -26,6 +27,7 @@ PNG = "embedding.png"
 
 
 def run(params: Params, processed_dir: Path, encoder_path: Path, out_dir: Path) -> None:
+    claim_output_dir(out_dir, "embedding", (CSV, PNG), inputs=(processed_dir, encoder_path))
     cfg, seed = params.evaluate.embedding, params.base.seed
     configure_torch(params.pretrain.threads)
     device = resolve_device(params.pretrain.device)

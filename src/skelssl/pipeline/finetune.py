@@ -3,9 +3,9 @@ test split (`skelssl.evaluation.finetune` holds the recipe).
 
 `run_finetune` writes `metrics.json` {"finetune": …, "scratch": …} (each: top1_last, the headline;
 top1_best and best_epoch, the maximum over epochs that MAMP's script reports) and `history.tsv`
-(epoch, then one test top-1 column per run) for `dvc plots`. The scratch baseline is the same recipe from the randomly
-initialised encoder that stage `evaluate` also uses (seed key "random_init"), with layer_decay 1.0
-(MAMP's scratch setting).
+(long: epoch, series = the run, top1 = test top-1 after that epoch) for `dvc plots`. The scratch
+baseline is the same recipe from the randomly initialised encoder that stage `evaluate` also uses
+(seed key "random_init"), with layer_decay 1.0 (MAMP's scratch setting).
 
 `run_semi` fine-tunes on `evaluate.semi.repeats` label subsets per fraction for
 `evaluate.semi.epochs` epochs; repeat r of fraction f draws its subset and its training randomness
@@ -16,7 +16,7 @@ Baseline: every subset is also fine-tuned from the random-init encoder with the 
 (layer_decay 1.0, same `evaluate.semi.epochs`, generator key "scratch" of the run's seed), on
 exactly the same subset; metrics.json holds those summaries under the top-level key
 "semi_scratch" (next to "semi"; "scratch" already names the full-label baseline) and history.tsv
-appends their columns ("semi scratch 1% #0", …) after the pretrained runs'.
+appends their runs (series "semi scratch 1% #0", …) after the pretrained runs'.
 """
 
 from __future__ import annotations
@@ -26,16 +26,19 @@ from pathlib import Path
 
 import torch
 
+from skelssl.outputs import claim_output_dir
 from skelssl.backbones import backbone_from_checkpoint, random_backbone
 from skelssl.config import Params
 from skelssl.console import log
 from skelssl.evaluation.finetune import FinetuneResult, finetune
 from skelssl.evaluation.subsets import label_subset
 from skelssl.io import atomic_file, load_encoder, write_json
-from skelssl.pipeline.dataset import Processed, load_processed
+from skelssl.evaluation.model_file import save_stage_classifier
+from skelssl.pipeline.dataset import Processed, load_processed, read_meta
 from skelssl.repro import configure_torch, derive_seed, resolve_device, torch_generator
 
 METRICS = "metrics.json"
+CLASSIFIER = "classifier.pt"  # the fine-tuned model, in the stage's model folder
 HISTORY = "history.tsv"
 
 Split = tuple[torch.Tensor, torch.Tensor]
@@ -58,17 +61,24 @@ def finetune_summary(result: FinetuneResult) -> dict:
 
 
 def _write_history(path: Path, runs: dict[str, FinetuneResult]) -> None:
-    """Wide TSV: one row per epoch, one test top-1 column per run (one line each in `dvc plots`)."""
-    epochs = max(len(result.top1) for result in runs.values())
-    lines = ["\t".join(["epoch", *runs])]
-    for e in range(epochs):
-        cells = [f"{r.top1[e]:.4g}" if e < len(r.top1) else "" for r in runs.values()]
-        lines.append("\t".join([str(e + 1), *cells]))
+    """Long TSV `epoch`, `series` (the run), `top1` (test top-1 after that epoch), runs in order.
+    Long, not one column per run, so `dvc plots` (template `.dvc/plots/series.json`: one line per
+    `series` value) draws every run whatever `evaluate.semi` fractions and repeats ask for."""
+    lines = ["epoch\tseries\ttop1"]
+    for name, result in runs.items():
+        lines += [f"{e}\t{name}\t{top1:.4g}" for e, top1 in enumerate(result.top1, start=1)]
     with atomic_file(path) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
 
 
-def run_finetune(params: Params, processed_dir: Path, encoder_path: Path, out_dir: Path) -> None:
+def run_finetune(params: Params, processed_dir: Path, encoder_path: Path, out_dir: Path,
+                 model_dir: Path | None = None) -> None:
+    """Fine-tune and train from scratch; with `model_dir` (dvc.yaml: artifacts/finetune), the
+    fine-tuned model (encoder + head) is saved there as `classifier.pt` for `skelssl predict` and
+    `skelssl export` (format: skelssl.evaluation.model_file)."""
+    claim_output_dir(out_dir, "finetune", (METRICS, HISTORY), inputs=(processed_dir, encoder_path))
+    if model_dir is not None:
+        claim_output_dir(model_dir, "finetune", (CLASSIFIER,), inputs=(processed_dir, encoder_path))
     data, checkpoint, device = _setup(params, processed_dir, encoder_path)
     split, cfg, seed = params.base.split, params.evaluate.finetune, params.base.seed
     spec = checkpoint["backbone"]
@@ -77,11 +87,19 @@ def run_finetune(params: Params, processed_dir: Path, encoder_path: Path, out_di
                             cfg.model_copy(update={"layer_decay": 1.0}))}
     runs = {run: finetune(encoder, spec["config"]["name"], _labelled(data, split, True),
                           _labelled(data, split, False), data.num_classes, run_cfg, cfg.epochs,
-                          torch_generator(seed, run), device, run)
+                          torch_generator(seed, run), device, run,
+                          keep_model=model_dir is not None and run == "finetune")
             for run, (encoder, run_cfg) in encoders.items()}
     metrics = {run: finetune_summary(result) for run, result in runs.items()}
     write_json(out_dir / METRICS, metrics)
     _write_history(out_dir / HISTORY, runs)
+    if model_dir is not None:
+        model = runs["finetune"].model
+        assert model is not None
+        save_stage_classifier(model_dir / CLASSIFIER, model, "finetune", spec["config"]["name"], checkpoint,
+                              data.index, data.x.shape[1], read_meta(processed_dir),
+                              {"method": checkpoint.get("meta", {}).get("method"), "seed": seed,
+                               "split": split, "metrics": metrics["finetune"]})
     log.info("finetune: %s", metrics)
 
 
@@ -91,6 +109,7 @@ def fraction_key(fraction: float) -> str:
 
 
 def run_semi(params: Params, processed_dir: Path, encoder_path: Path, out_dir: Path) -> None:
+    claim_output_dir(out_dir, "semi", (METRICS, HISTORY), inputs=(processed_dir, encoder_path))
     data, checkpoint, device = _setup(params, processed_dir, encoder_path)
     (x, y), test = _labelled(data, params.base.split, True), _labelled(data, params.base.split, False)
     spec = checkpoint["backbone"]

@@ -6,8 +6,16 @@ Outputs (one folder, written atomically):
   joints.npy), the source's metadata columns (NTU: setup, camera, performer, replication, action,
   bodies, actors, removed_bodies) and the split membership flags (`<split>_train`);
 - `joints.npy`: float32 (total frames, M, V, C), the clips one after another;
-- `meta.json`: source, layout, persons, the splits available;
-- `skipped.parquet`: file, line, error for every item skipped with `on_error: skip`.
+- `meta.json`: source, layout, persons, the splits available, and under `ingest` the reading options
+  that shape the clips (`reading_options`: what a trained model's file records so `skelssl predict`
+  reads new data the same way);
+- `skipped.parquet`: file, line, error for every item skipped with `on_error: skip`, and for every
+  clip a multi-clip item could not give (a `Rejected` entry, e.g. every frame zero).
+
+Labels (skelssl.data.sources.base): every clip's label is an integer 0 <= label < 2**31, checked by
+the sources with file + line; the index `label` column is always Int64. Where an open-format source
+(generic, pyskl) renumbered a sparse label set to 0..K-1, the label it read is in an Int64
+`original_label` column. Every clip's frames are non-zero (zero frames removed by the sources).
 
 Streaming: items are read by `ingest.workers` workers (0 = every core this process may use) in
 batches of `ITEMS_PER_TASK`, at most `TASKS_PER_WORKER` batches per worker in flight, and the
@@ -46,8 +54,10 @@ import polars as pl
 from skelssl.config import IngestParams, Params
 from skelssl.console import log, track
 from skelssl.data.sources import SOURCES, Clip, Source
+from skelssl.data.sources.base import LABEL_LIMIT, ORIGINAL_LABEL, Rejected
 from skelssl.errors import ParseError, SkelsslError
-from skelssl.io import atomic_dir, write_json
+from skelssl.io import write_json
+from skelssl.outputs import atomic_dir, check_dir_output
 from skelssl.pipeline.dataset import INDEX, JOINTS, META, SKIPPED
 from skelssl.pipeline.npystream import NpyWriter
 
@@ -115,7 +125,28 @@ def _outcomes(source: Source, cfg: IngestParams, items: Sequence[Any], workers: 
         executor.shutdown(wait=True, cancel_futures=True)
 
 
+def _check_label(clip: Clip) -> None:
+    """The sources check labels with file + line (skelssl.data.sources.base); this guard names the
+    clip if one ever gave a label outside 0..LABEL_LIMIT-1, which later stages could not hold."""
+    label = clip.label
+    if isinstance(label, bool) or not isinstance(label, int | np.integer) or not 0 <= label < LABEL_LIMIT:
+        raise SkelsslError(f"ingest: clip {clip.name}: label {label!r} is not an integer in 0..2**31-1")
+
+
+def reading_options(cfg: IngestParams) -> dict[str, Any]:
+    """The ingest options that shape the clips of `cfg.source` (second person, NTU denoising, and the
+    PKU-MMD / CTR-GCN npz options for those sources), JSON-able; not `input`, `workers`, `on_error`."""
+    options: dict[str, Any] = {"second_person": cfg.second_person,
+                               "denoise": cfg.denoise.model_dump(mode="json")}
+    if cfg.source == "pku_mmd":
+        options["pku_mmd"] = cfg.pku_mmd.model_dump(mode="json")
+    if cfg.source == "ctrgcn_npz":
+        options["npz"] = cfg.npz.model_dump(mode="json")
+    return options
+
+
 def run(params: Params, input_dir: Path, out_dir: Path) -> None:
+    check_dir_output(out_dir, "ingest", inputs=(input_dir,))
     cfg = params.ingest
     source = SOURCES[cfg.source]()
     items = list(source.items(input_dir, cfg))
@@ -124,7 +155,7 @@ def run(params: Params, input_dir: Path, out_dir: Path) -> None:
     rows: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
     offset = 0
-    with atomic_dir(out_dir) as tmp, ExitStack() as stack:
+    with atomic_dir(out_dir, "ingest", inputs=(input_dir,)) as tmp, ExitStack() as stack:
         outcomes = stack.enter_context(closing(_outcomes(source, cfg, items, workers)))
         writer: NpyWriter | None = None
         for result, error in track(outcomes, "ingest", total=len(items)):
@@ -134,6 +165,12 @@ def run(params: Params, input_dir: Path, out_dir: Path) -> None:
                 skipped.append({"file": error[0], "line": error[1], "error": error[2]})
                 continue
             for clip in result or ():
+                if isinstance(clip, Rejected):  # one clip of a multi-clip item, e.g. all frames zero
+                    if cfg.on_error == "fail":
+                        raise ParseError(clip.path, clip.line, clip.message)
+                    skipped.append({"file": str(clip.path), "line": clip.line, "error": clip.message})
+                    continue
+                _check_label(clip)
                 joints = clip.joints.astype(np.float32, copy=False)
                 if writer is None:
                     writer = stack.enter_context(NpyWriter(tmp / JOINTS, np.float32, joints.shape[1:]))
@@ -153,12 +190,17 @@ def run(params: Params, input_dir: Path, out_dir: Path) -> None:
         if rows:
             parts.append(pl.DataFrame(rows))
         index = pl.concat(parts, how="vertical_relaxed").rechunk()  # parts infer types alone
+        index = index.with_columns(pl.col(c).cast(pl.Int64) for c in ("label", ORIGINAL_LABEL)
+                                   if c in index.columns)  # labels < 2**31: always Int64
         splits = sorted(key.removesuffix("_train") for key in index.columns if key.endswith("_train"))
-        index.write_parquet(tmp / INDEX)
-        pl.DataFrame(skipped, schema={"file": pl.String, "line": pl.Int64, "error": pl.String}
-                     ).write_parquet(tmp / SKIPPED)
+        with open(tmp / INDEX, "wb") as handle:  # handles: polars would expand `~` in a path
+            index.write_parquet(handle)
+        with open(tmp / SKIPPED, "wb") as handle:
+            pl.DataFrame(skipped, schema={"file": pl.String, "line": pl.Int64, "error": pl.String}
+                         ).write_parquet(handle)
         write_json(tmp / META, {"source": source.name, "layout": source.layout,
-                                "persons": source.persons, "splits": splits})
+                                "persons": source.persons, "splits": splits,
+                                "ingest": reading_options(cfg)})
     log.info("ingest: %d clips, %d frames, %d skipped", index.height, offset, len(skipped))
     for item in skipped:
         log.warning("skipped %s:%s: %s", item["file"], item["line"], item["error"])

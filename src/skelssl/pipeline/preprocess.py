@@ -3,7 +3,8 @@ and compute per-frame joint motion magnitude (the prior of the motion-aware mask
 numba kernels over all samples in parallel.
 
 Outputs: `joints.npy` (N, M, T, V, C), `motion.npy` (N, M, T, V), `index.parquet` (the ingest
-index without the joints offset).
+index without the joints offset), `meta.json` (the ingest meta plus `preprocess`: these params, which
+a trained model's file records so `skelssl predict` preprocesses new data the same way).
 
 Streaming: consecutive samples are processed in chunks of at most `CHUNK_FRAMES` input frames
 (one sample per chunk at least), read from the ingested `joints.npy` with file reads and appended
@@ -13,7 +14,6 @@ is processed independently, so the outputs do not depend on the chunk size (test
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +22,10 @@ import polars as pl
 from skelssl.config import Params
 from skelssl.console import log
 from skelssl.errors import SkelsslError
-from skelssl.io import atomic_dir
+from skelssl.outputs import atomic_dir, check_dir_output
 from skelssl.kernels import preprocess_batch
-from skelssl.pipeline.dataset import INDEX, JOINTS, META, MOTION, read_layout, require
+from skelssl.io import write_json
+from skelssl.pipeline.dataset import INDEX, JOINTS, META, MOTION, read_index, read_layout, read_meta, require
 from skelssl.pipeline.npystream import NpyReader, NpyWriter
 
 CHUNK_FRAMES = 1 << 16  # input frames per chunk: 39 MB of NTU joints (2 x 25 x 3 float32)
@@ -47,8 +48,9 @@ def run(params: Params, ingested_dir: Path, out_dir: Path) -> None:
 
 def run_chunked(params: Params, ingested_dir: Path, out_dir: Path, chunk_frames: int) -> None:
     """`run` with chunks of at most `chunk_frames` input frames (the outputs do not depend on it)."""
+    check_dir_output(out_dir, "preprocess", inputs=(ingested_dir,))
     cfg = params.preprocess
-    index = pl.read_parquet(require(ingested_dir / INDEX, "ingested index"))
+    index = read_index(ingested_dir / INDEX, "ingested index", ("name", "label", "frames", "offset"))
     layout = read_layout(ingested_dir)
     if cfg.align_view and layout.hips is None:
         raise SkelsslError(f"preprocess.align_view: layout {layout.name} has no hip joints to align")
@@ -60,8 +62,8 @@ def run_chunked(params: Params, ingested_dir: Path, out_dir: Path, chunk_frames:
         if len(joints.shape) != 4 or np.any(np.diff(offsets) < 0) or offsets[0] != 0:
             raise SkelsslError(f"{ingested_dir}: index offsets do not match joints.npy {joints.shape}")
         persons, num_joints, channels = joints.shape[1:]
-        with atomic_dir(out_dir) as tmp:
-            shutil.copyfile(ingested_dir / META, tmp / META)
+        with atomic_dir(out_dir, "preprocess", inputs=(ingested_dir,)) as tmp:
+            write_json(tmp / META, {**read_meta(ingested_dir), "preprocess": cfg.model_dump(mode="json")})
             with (NpyWriter(tmp / JOINTS, np.float32, (persons, cfg.frames, num_joints, channels)) as xs,
                   NpyWriter(tmp / MOTION, np.float32, (persons, cfg.frames, num_joints)) as motions):
                 parts = chunks(offsets, chunk_frames)
@@ -76,5 +78,6 @@ def run_chunked(params: Params, ingested_dir: Path, out_dir: Path, chunk_frames:
                     )
                     xs.append(x)
                     motions.append(motion)
-            index.drop("offset").write_parquet(tmp / INDEX)
+            with open(tmp / INDEX, "wb") as handle:  # a handle: polars would expand `~` in a path
+                index.drop("offset").write_parquet(handle)
     log.info("preprocess: %d samples → %s", len(index), (len(index), *xs.row_shape))

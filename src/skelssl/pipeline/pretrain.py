@@ -11,6 +11,8 @@ from pathlib import Path
 
 import torch
 
+from skelssl.augment import clip_spans
+from skelssl.outputs import check_output_path, claim_output_dir
 from skelssl.backbones import backbone_spec
 from skelssl.config import Params
 from skelssl.distributed import init_from_env
@@ -19,14 +21,22 @@ from skelssl.io import atomic_file, save_encoder
 from skelssl.methods import build_method
 from skelssl.pipeline.dataset import load_processed
 from skelssl.repro import configure_torch, derive_seed, resolve_device
-from skelssl.train import pretrain, run_fingerprint
+from skelssl.train import clear_state, pretrain, run_fingerprint
 
 ENCODER = "encoder.pt"
 HISTORY = "history.tsv"
 
 
 def run(params: Params, processed_dir: Path, out_dir: Path, history_dir: Path, state_dir: Path) -> None:
-    """Pretrain; `state_dir` keeps the resumable checkpoint (a DVC `persist` output)."""
+    """Pretrain; `state_dir` holds the resumable checkpoint while the run is unfinished.
+
+    The checkpoint is scratch, not a DVC output: a rerun after a crash finds it and resumes, a
+    clone that pulled the encoder never needs it, and it is deleted once the encoder and the
+    history are written (docs/checkpoints.md).
+    """
+    claim_output_dir(out_dir, "pretrain", (ENCODER,), inputs=(processed_dir,))
+    claim_output_dir(history_dir, "pretrain", (HISTORY,), inputs=(processed_dir,))
+    check_output_path(state_dir, (processed_dir,))  # a foreign state.pt there is refused on load
     configure_torch(params.pretrain.threads)
     info, device = init_from_env(resolve_device(params.pretrain.device))
     if not info.is_main:
@@ -39,8 +49,10 @@ def run(params: Params, processed_dir: Path, out_dir: Path, history_dir: Path, s
     method = build_method(params.method, cfg, layout=layout, frames=frames)
     fingerprint = run_fingerprint(params.method, cfg.model_dump(mode="json"), params.base.seed,
                                   tuple(x.shape), float(x.double().sum()))
+    valid = data.valid_frames(params.base.split, train=True)
+    spans = None if valid is None else clip_spans(valid, params.preprocess.crop_ratio)
     history = pretrain(method, x, motion, cfg.optim, params.base.seed, device, params.pretrain,
-                       state_dir, fingerprint)
+                       state_dir, fingerprint, spans=spans)
     if not info.is_main:
         return
     encoder = method.export_encoder()
@@ -50,4 +62,5 @@ def run(params: Params, processed_dir: Path, out_dir: Path, history_dir: Path, s
                  backbone_spec(cfg.backbone, layout, frames), meta)
     with atomic_file(history_dir / HISTORY) as tmp:
         tmp.write_text(history.to_tsv())
+    clear_state(state_dir)  # the outputs are in place: nothing left to resume
     log.info("pretrain: final loss %.4f, encoder → %s", history.rows[-1]["loss"], out_dir / ENCODER)

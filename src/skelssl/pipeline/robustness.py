@@ -19,6 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
+from skelssl.outputs import claim_output_dir
 from skelssl.backbones import backbone_from_checkpoint, random_backbone
 from skelssl.config import Params
 from skelssl.console import log
@@ -52,6 +53,7 @@ def curve_table(points: list[CurvePoint], random_init: list[CurvePoint] | None =
 
 
 def run(params: Params, processed_dir: Path, encoder_path: Path, out_dir: Path) -> None:
+    claim_output_dir(out_dir, "robustness", (METRICS, CURVE), inputs=(processed_dir, encoder_path))
     cfg = params.evaluate.robustness
     if not cfg.drop or not cfg.modes:
         raise ParamsError("evaluate.robustness: `drop` and `modes` must each list at least one value")
@@ -76,5 +78,6 @@ def run(params: Params, processed_dir: Path, encoder_path: Path, out_dir: Path) 
     metrics = curve_metrics(curves["pretrained"]) | {"random_init": curve_metrics(curves["random_init"])}
     write_json(out_dir / METRICS, metrics)
     with atomic_file(out_dir / CURVE) as tmp:
-        curve_table(curves["pretrained"], curves["random_init"]).write_csv(tmp)
+        with open(tmp, "w", newline="") as handle:  # polars would expand `~`
+            curve_table(curves["pretrained"], curves["random_init"]).write_csv(handle)
     log.info("robustness: %s", metrics)

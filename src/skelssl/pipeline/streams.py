@@ -5,9 +5,10 @@ For each stream of `evaluate.streams.streams`:
 - any other stream: the selected method (`method`, its `methods.<id>` block with
   `optim.epochs = evaluate.streams.epochs`) pretrained in-process with `skelssl.train.pretrain`
   on the training clips transformed to that stream (`skelssl.evaluation.streams.to_stream`).
-  Choice of ours: the motion prior of the motion-aware masks is recomputed from the transformed
-  clips (`motion_magnitude` of the stream's own input, the definition preprocess applies to
-  joints), not the joints' motion reused. Module init uses the global RNG seeded from
+  The `motion` array handed to pretraining is recomputed from the transformed clips
+  (`motion_magnitude` of the stream's own input); the motion-aware masks of Skeleton2vec and
+  MAMP compute their priors from the (augmented) batch itself, so each stream's masks follow
+  that stream's own motion. Module init uses the global RNG seeded from
   (seed, "init", method, stream), the loop seed is derive_seed(seed, "stream", stream), and the
   caller's global RNG state is restored afterwards.
 Every stream's encoder is then linear-probed (`evaluation.linear`, generator key "linear", the
@@ -32,6 +33,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from skelssl.outputs import claim_output_dir
 from skelssl.backbones import backbone_from_checkpoint, backbone_spec, random_backbone
 from skelssl.config import Params
 from skelssl.console import log
@@ -76,6 +78,7 @@ def _probe(encoder: nn.Module, s_train: torch.Tensor, train_y: torch.Tensor, s_t
 
 
 def run(params: Params, processed_dir: Path, encoder_path: Path, out_dir: Path) -> None:
+    claim_output_dir(out_dir, "streams", (METRICS,), inputs=(processed_dir, encoder_path))
     streams = list(dict.fromkeys(params.evaluate.streams.streams))
     if not streams:
         raise ParamsError("evaluate.streams.streams: list at least one stream")

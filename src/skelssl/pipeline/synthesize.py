@@ -7,10 +7,10 @@ from pathlib import Path
 from skelssl.config import Params
 from skelssl.console import log
 from skelssl.data.synth import synthesize
-from skelssl.io import atomic_dir
+from skelssl.outputs import atomic_dir
 
 
 def run(params: Params, out_dir: Path) -> None:
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, "synthesize") as tmp:
         paths = synthesize(params.synthesize, tmp)
     log.info("synthesize: wrote %d files to %s", len(paths), out_dir)

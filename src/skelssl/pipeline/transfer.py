@@ -17,6 +17,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from skelssl.outputs import claim_output_dir
 from skelssl.backbones import backbone_from_checkpoint, random_backbone
 from skelssl.config import Params
 from skelssl.console import log
@@ -49,6 +50,7 @@ def build_target(params: Params, work: Path) -> Processed:
 
 
 def run(params: Params, encoder_path: Path, out_dir: Path) -> None:
+    claim_output_dir(out_dir, "transfer", ("metrics.json",), inputs=(encoder_path,))
     configure_torch(params.pretrain.threads)
     device = resolve_device(params.pretrain.device)
     checkpoint = load_encoder(encoder_path)

@@ -14,6 +14,7 @@ from pathlib import Path
 from skelssl.config import Params
 from skelssl.console import log
 from skelssl.io import atomic_file
+from skelssl.outputs import claim_output_dir
 from skelssl.report.collect import Row, collect
 from skelssl.report.figure import render_png
 from skelssl.report.paper import PaperResults
@@ -23,7 +24,14 @@ MARKDOWN = "report.md"
 FIGURE = "report.png"
 
 
+def claim_report_dir(out_dir: Path) -> None:
+    """The report folder is the `report` stage's (skelssl.outputs): refused before any work when
+    it holds a report.md / report.png that skelssl did not write."""
+    claim_output_dir(out_dir, "report", (MARKDOWN, FIGURE))
+
+
 def write_report(rows: Sequence[Row], out_dir: Path, origin: str = "workspace") -> tuple[Path, Path]:
+    claim_report_dir(out_dir)
     markdown = render_report(rows, PaperResults.load(), origin, figure=FIGURE)
     png = render_png(rows)
     md_path, png_path = Path(out_dir) / MARKDOWN, Path(out_dir) / FIGURE
@@ -36,4 +44,5 @@ def write_report(rows: Sequence[Row], out_dir: Path, origin: str = "workspace") 
 
 
 def run(params: Params, out_dir: Path) -> None:
+    claim_report_dir(out_dir)
     write_report(collect("workspace", Path("."), params), out_dir, "workspace")

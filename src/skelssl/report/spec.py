@@ -63,7 +63,9 @@ class PaperColumn:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("linear", (("linear.top1",),), figure=True),
+    # headline: the last epoch; "(best b, ep c)": the best epoch (MAMP reports it), when recorded
+    Column("linear", (("linear.top1",), ("linear.best_top1",), ("linear.best_epoch",)), "last_best",
+           figure=True),
     Column("kNN", (("knn.top1",),), figure=True),
     Column("semi 1%", (("semi.1%.top1_mean",), ("semi.1%.top1_std",)), "mean_std", figure=True),
     Column("semi 1% scratch", (("semi_scratch.1%.top1_mean",), ("semi_scratch.1%.top1_std",)), "mean_std"),

@@ -8,9 +8,14 @@ The folder `ingest.input` holds
 - `labels.csv` (or the file named by `ingest.labels`): comma-separated with a header line. Columns:
   `name` (the .npy file stem), `label`, then optional split columns `<split>_train` holding 1
   (training side) or 0 (test side), e.g. `xsub_train`, and any other columns (kept in the index as
-  metadata: integers when every value is one, text otherwise). Labels are either all non-negative
-  integers (used as 0-based class indices) or class names (mapped to 0.. in sorted name order; the
-  name is kept in a `class_name` column).
+  metadata: integers when every value is one, text otherwise; the names `frames`, `offset`,
+  `class_name` and `original_label` are reserved). Labels are either all integers or all class
+  names (text that is not a number; mapped to 0.. in sorted name order, the name kept in a
+  `class_name` column); a mix, a non-integer number (`1.5`), a negative integer or one >= 2**31 is
+  a ParseError naming the labels file and line. Integer labels are used as 0-based class indices
+  when they are dense (every id 0..max occurs); otherwise they are renumbered 0..K-1 in ascending
+  order of the K distinct ids and the id in the file is kept in an `original_label` column (so a
+  sparse id such as 10000000 never builds a 10**7-class head).
 
 Example:
 
@@ -19,27 +24,42 @@ Example:
     walk_002,0,2,0
 
 What ingest gets: the rows of labels.csv in file order; M = the largest person count of the listed
-arrays (clips with fewer persons are zero-padded); all-zero frames are removed (preprocessing takes
-the valid frames to be contiguous). `.npy` files not listed in labels.csv are ignored. Malformed
-rows raise ParseError (labels file + line); a listed array that is missing or of the wrong shape is
-a ParseError of that array (line 0), which `ingest.on_error: skip` can skip.
+arrays (clips with fewer persons are zero-padded); all-zero frames are removed wherever they are
+(preprocessing takes the valid frames to be contiguous); an array with no non-zero frame is a
+ParseError of that array (line 0). `.npy` files not listed in labels.csv are ignored. Malformed
+rows raise ParseError (labels file + line); a listed array that is missing, not a plain file, of
+the wrong shape or all zero is a ParseError of that array (line 0), which `ingest.on_error: skip`
+can skip.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from skelssl.config import IngestParams
-from skelssl.data.sources.base import Clip, Source, read_text
+from skelssl.data.sources.base import (
+    ORIGINAL_LABEL,
+    Clip,
+    ReadResult,
+    Source,
+    check_label,
+    dense_labels,
+    drop_zero_frames,
+    read_text,
+)
 from skelssl.errors import ParseError, SkelsslError
 from skelssl.skeleton import LAYOUTS, Layout
 
 DEFAULT_LABELS = "labels.csv"
+RESERVED = frozenset({"frames", "offset", "class_name", ORIGINAL_LABEL})  # index columns we write
+INTEGER = re.compile(r"^[+-]?[0-9]+$")
+NUMBER = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$|^[+-]?(inf|infinity|nan)$", re.I)
 
 
 @dataclass(frozen=True)
@@ -54,10 +74,34 @@ class GenericItem:
 
 
 def _cell_int(text: str) -> int | None:
-    try:
-        return int(text)
-    except ValueError:
+    """A metadata cell as an integer when it is one that fits int64 (else the column stays text)."""
+    if INTEGER.match(text) is None:
         return None
+    value = int(text)
+    return value if -(2**63) <= value < 2**63 else None
+
+
+def parse_labels(path: Path, rows: list[dict[str, str]], lines: list[int]) -> tuple[list[int], list[str] | None]:
+    """(class index of every row, sorted class names or None for integer labels); ParseError
+    (labels file + line) for a mix of integers and names, a non-integer number, or an integer
+    label that is negative or >= 2**31 (skelssl.data.sources.base.check_label)."""
+    texts = [r["label"] for r in rows]
+    is_int = [INTEGER.match(t) is not None for t in texts]
+    if not any(is_int):
+        for text, line in zip(texts, lines, strict=True):
+            if NUMBER.match(text):
+                raise ParseError(path, line, f"label {text!r} is a number but not an integer")
+        names = sorted(set(texts))
+        index = {name: k for k, name in enumerate(names)}
+        return [index[t] for t in texts], names
+    for text, integer, line in zip(texts, is_int, lines, strict=True):
+        if not integer:
+            kind = "a number but not an integer" if NUMBER.match(text) else "a class name"
+            first = lines[is_int.index(True)]
+            raise ParseError(path, line, f"label {text!r} is {kind}, but the label on line {first} is an "
+                                         "integer; use integer class ids or class names throughout")
+        check_label(int(text), path, line)
+    return [int(t) for t in texts], None
 
 
 def read_labels(path: Path) -> tuple[list[str], list[dict[str, str]], list[int]]:
@@ -122,14 +166,12 @@ class GenericSource(Source):
         if not labels.is_file():
             raise SkelsslError(f"ingest.labels: label file {labels} not found (default: {DEFAULT_LABELS})")
         header, rows, lines = read_labels(labels)
-        values = [_cell_int(r["label"]) for r in rows]
-        class_names = sorted({r["label"] for r in rows}) if None in values else None
-        if class_names is None:
-            for value, line in zip(values, lines, strict=True):
-                if value is not None and value < 0:
-                    raise ParseError(labels, line, f"label {value} is negative")
-        label_of = {c: i for i, c in enumerate(class_names or [])}
+        values, class_names = parse_labels(labels, rows, lines)
+        remap = dense_labels(values) if class_names is None else None
         extra = [k for k in header[2:] if not k.endswith("_train")]
+        if RESERVED & set(extra):
+            raise ParseError(labels, 1, f"column name {sorted(RESERVED & set(extra))[0]!r} is reserved "
+                                        f"(the index has it); reserved: {', '.join(sorted(RESERVED))}")
         numeric = {k for k in extra if all(_cell_int(r[k]) is not None for r in rows)}
         persons = 1
         for row in rows:
@@ -139,20 +181,23 @@ class GenericSource(Source):
                 if len(shape) == 4:
                     persons = max(persons, shape[1])
         items = []
-        for row in rows:
+        for row, value in zip(rows, values, strict=True):
             meta: dict[str, int | str] = {k: int(row[k]) if k in numeric else row[k] for k in extra}
             if class_names is not None:
                 meta["class_name"] = row["label"]
-            label = label_of[row["label"]] if class_names is not None else int(row["label"])
+            label = value
+            if remap is not None:
+                meta[ORIGINAL_LABEL], label = value, remap[value]
             splits = {k: row[k] == "1" for k in header[2:] if k.endswith("_train")}
             items.append(GenericItem(root / f"{row['name']}.npy", row["name"], label, persons, layout,
                                      meta, splits))
         self.layout, self.persons = layout.name, persons  # type: ignore[misc]  # written to meta.json
         return items
 
-    def read(self, item: GenericItem, cfg: IngestParams) -> list[Clip]:
+    def read(self, item: GenericItem, cfg: IngestParams) -> ReadResult:
         if not item.path.is_file():
-            raise ParseError(item.path, 0, "file not found (listed in the labels file)")
+            what = "not a plain file" if item.path.exists() else "file not found"
+            raise ParseError(item.path, 0, f"{what} (listed in the labels file)")
         try:
             array = np.load(item.path, allow_pickle=False)
         except (OSError, ValueError) as exc:
@@ -168,9 +213,7 @@ class GenericSource(Source):
         array = array.astype(np.float32)
         if not np.isfinite(array).all():
             raise ParseError(item.path, 0, "NaN or infinite values (absent joints must be 0)")
-        array = array[array.any(axis=(1, 2, 3))]
-        if len(array) == 0:
-            raise ParseError(item.path, 0, "no non-zero frame")
+        array, _ = drop_zero_frames(array, item.path, 0, "array")
         joints = np.zeros((len(array), item.persons, *array.shape[2:]), dtype=np.float32)
         joints[:, : array.shape[1]] = array
         return [Clip(item.name, item.label, joints, item.meta, item.splits)]

@@ -10,9 +10,14 @@ What ingest gets:
 - joints reordered from MSR's order into the Kinect v1 SDK order of layout `kinect20` (the order
   UTKinect uses), so both datasets share one layout; MSR joint k (1-based) → see `MSR_TO_KINECT20`;
 - the confidence column is dropped (C = 3);
-- all-zero frames (no skeleton: 1,075 frames in 19 files) are removed, since preprocessing takes
-  the valid frames to be contiguous; a sequence with no non-zero frame (a13_s09_e02, all zeros)
-  gives no clip and is recorded as skipped only through the log (a warning), not as an error;
+- all-zero frames (no skeleton: 1,075 frames in 19 files) are removed wherever they are, since
+  preprocessing takes the valid frames to be contiguous; a sequence with no non-zero frame is a
+  ParseError (file, line 1), like any other malformed file. The real dataset has one such file
+  (a13_s09_e02, all zeros), so ingesting all of MSR Action3D needs `ingest.on_error: skip`: the
+  file is then left out, logged and listed in skipped.parquet (566 clips). An error rather than a
+  silent skip, so that every clip left out is recorded and `on_error: fail` means what it says;
+- every `aAA_sSS_eEE_skeleton3D.txt` entry must be a readable file: a folder or a dangling
+  symlink of that name is a ParseError of that path (skippable), not ignored;
 - label = action − 1; meta: action, subject, repetition, frames_removed (all-zero frames), cvpr12;
 - split `xsub`: odd subjects (1, 3, 5, 7, 9) train, even ones test (SOURCE.md's usual protocol).
 
@@ -30,8 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from skelssl.config import IngestParams
-from skelssl.console import log
-from skelssl.data.sources.base import Clip, Source, read_text
+from skelssl.data.sources.base import Clip, ReadResult, Source, drop_zero_frames, read_text
 from skelssl.errors import ParseError, SkelsslError
 
 FOLDER = "MSRAction3DSkeletonReal3D"
@@ -67,8 +71,14 @@ def parse_name(path: Path) -> tuple[int, int, int]:
 
 def read_msr(path: Path) -> np.ndarray:
     """The raw file as (T, 20, 4) float32 in MSR's joint order; ParseError names the bad line."""
+    if not path.is_file():
+        raise ParseError(path, 0, "not a readable file (a folder or a dangling symlink)")
+    try:
+        text = read_text(path)
+    except OSError as exc:
+        raise ParseError(path, 0, f"cannot read ({exc.strerror or exc})") from None
     rows = []
-    for number, line in enumerate(read_text(path).splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         fields = line.split()
         if len(fields) != 4:
             raise ParseError(path, number, f"expected 4 numbers (x y z c), got {len(fields)}")
@@ -91,7 +101,12 @@ def _subset(root: Path) -> frozenset[str] | None:
     for folder in (root, root.parent):
         path = folder / SUBSET_FILE
         if path.is_file():
-            return frozenset(read_text(path).split())
+            try:
+                return frozenset(read_text(path).split())
+            except OSError as exc:
+                raise SkelsslError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        if path.is_symlink() or path.exists():
+            raise SkelsslError(f"{path}: not a readable file (a folder or a dangling symlink)")
     return None
 
 
@@ -114,18 +129,14 @@ class MSRAction3DSource(Source):
         return [MSRItem(f, None if subset is None else f.name.removesuffix("_skeleton3D.txt") in subset)
                 for f in files]
 
-    def read(self, item: MSRItem, cfg: IngestParams) -> list[Clip]:
+    def read(self, item: MSRItem, cfg: IngestParams) -> ReadResult:
         action, subject, repetition = parse_name(item.path)
         raw = read_msr(item.path)
-        xyz = raw[:, MSR_TO_KINECT20, :3]
-        present = xyz.any(axis=(1, 2))
+        xyz = np.ascontiguousarray(raw[:, MSR_TO_KINECT20, :3][:, None])  # (T, 1, 20, 3)
         name = item.path.name.removesuffix("_skeleton3D.txt")
-        if not present.any():
-            log.warning("msr_action3d: %s has no non-zero frame; no clip", item.path)
-            return []
-        joints = np.ascontiguousarray(xyz[present][:, None])  # (T, 1, 20, 3)
+        joints, removed = drop_zero_frames(xyz, item.path, 1, "sequence")
         meta = {"action": action, "subject": subject, "repetition": repetition,
-                "frames_removed": int((~present).sum())}
+                "frames_removed": removed}
         if item.cvpr12 is not None:
             meta["cvpr12"] = int(item.cvpr12)
         return [Clip(name, action - 1, joints, meta, {"xsub_train": subject % 2 == 1})]

@@ -4,6 +4,12 @@
 (`skelssl.data.ntu_samples`), as the CTR-GCN/MAMP pipeline does; `keep` reads them like any other
 file (their content is unverified here; a file without a usable body fails as malformed, see
 `ingest.on_error`).
+
+Zero frames: frames without any body are dropped by the reader and, in files with more than one
+body, frames where both actors are zero by the denoiser (the reference scripts); a single-body
+file keeps all-zero frames there, so this source removes every frame that is all zero (both
+persons) wherever it is, since preprocessing takes the valid frames to be contiguous. A file with
+no non-zero frame is a ParseError (file, line 0), skippable with `ingest.on_error: skip`.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from skelssl.config import IngestParams
 from skelssl.console import log
 from skelssl.data.ntu import parse_sample_name
 from skelssl.data.ntu_samples import missing_samples
-from skelssl.data.sources.base import Clip, Source
+from skelssl.data.sources.base import Clip, ReadResult, Source, drop_zero_frames
 from skelssl.data.splits import split_membership
 from skelssl.errors import ParseError, SkelsslError
 from skelssl.kernels.ntu_denoise import read_denoised
@@ -46,13 +52,13 @@ class NTUSource(Source):
             files = kept
         return files
 
-    def read(self, item: Path, cfg: IngestParams) -> list[Clip]:
+    def read(self, item: Path, cfg: IngestParams) -> ReadResult:
         try:
             sample = parse_sample_name(item.name)
         except ValueError as exc:
             raise ParseError(item, 0, str(exc)) from None
         result = read_denoised(item, cfg.denoise)  # = denoise(read_skeleton(item)), numba
-        joints = result.joints  # (T, 2, 25, 3)
+        joints, _ = drop_zero_frames(result.joints, item, 0, "skeleton")  # (T, 2, 25, 3)
         if cfg.second_person == "copy" and result.num_actors == 1:
             joints = joints.copy()
             joints[:, 1] = joints[:, 0]

@@ -23,8 +23,10 @@ Choices (documented, partly *unverified*):
 - Like both reference scripts' slicing, an end beyond the last frame is cut to it (logged); an
   instance whose range is empty (one phase-I row has end < start: 0043-L line 21) is left out with a
   warning naming file and line; a repeated range in one label file is a ParseError.
-- Frames where both persons are all zero are removed (CTR-GCN step 5 style; MAMP instead keeps
-  them and skips all-zero clips); a clip left without frames is dropped with a warning.
+- Frames where both persons are all zero are removed wherever they are (CTR-GCN step 5 style;
+  MAMP instead keeps them and skips all-zero clips); an instance left without frames is a
+  `Rejected` clip (label file + line): ingest stops on it with `on_error: fail` and lists it in
+  skipped.parquet with `skip`, keeping the video's other instances.
 - `ingest.second_person` applies to single-actor clips as for NTU (MAMP's PKU script keeps zeros).
 - Phase II: file naming and split-file names from methods.md §8.2; its class count is *unverified*
   (the self-supervised codebases use 51-way labels, so 1..51 is accepted for both phases); no
@@ -43,7 +45,7 @@ import numpy as np
 
 from skelssl.config import IngestParams
 from skelssl.console import log
-from skelssl.data.sources.base import Clip, Source
+from skelssl.data.sources.base import Clip, ReadResult, Rejected, Source, drop_zero_frames
 from skelssl.errors import ParseError, SkelsslError
 
 NUM_CLASSES = 51
@@ -248,7 +250,7 @@ class PKUMMDSource(Source):
             items.append(PKUItem(f, labels / f.name, f.stem, membership, split_files))
         return items
 
-    def read(self, item: PKUItem, cfg: IngestParams) -> list[Clip]:
+    def read(self, item: PKUItem, cfg: IngestParams) -> ReadResult:
         for split, member in item.splits.items():
             if member is None:
                 raise ParseError(item.skeleton, 0, f"video {item.video} is in neither list of "
@@ -259,7 +261,7 @@ class PKUMMDSource(Source):
         skeleton = read_skeleton(item.skeleton).reshape(-1, 2, 25, 3)
         total = len(skeleton)
         splits = {f"{s}_train": bool(m) for s, m in item.splits.items()}
-        clips: list[Clip] = []
+        clips: ReadResult = []
         seen: dict[tuple[int, int], int] = {}
         for ins in instances:
             if (ins.start, ins.end) in seen:
@@ -276,13 +278,12 @@ class PKUMMDSource(Source):
                 log.warning("%s:%d: empty frame range %d-%d; instance left out",
                             item.labels, ins.line, ins.start, ins.end)
                 continue
-            joints = skeleton[first:stop]
-            present = joints.any(axis=(1, 2, 3))
-            if not present.any():
-                log.warning("%s:%d: all frames of %d-%d are zero; instance left out",
-                            item.labels, ins.line, ins.start, ins.end)
+            try:
+                joints, removed = drop_zero_frames(skeleton[first:stop], item.labels, ins.line,
+                                                   f"instance {ins.start}-{ins.end} of {item.video}")
+            except ParseError as exc:
+                clips.append(Rejected(exc.path, exc.line, exc.message))
                 continue
-            joints = joints[present]
             actors = 2 if joints[:, 1].any() else 1
             if cfg.second_person == "copy" and actors == 1:
                 joints = joints.copy()
@@ -290,7 +291,7 @@ class PKUMMDSource(Source):
             meta = {
                 "video": item.video, "view": item.video[-1], "start": ins.start, "end": ins.end,
                 "confidence": ins.confidence, "actors": actors,
-                "frames_removed": int((~present).sum()),
+                "frames_removed": removed,
             }  # fmt: skip
             clips.append(Clip(f"{item.video}_{ins.start}-{ins.end}", ins.cls - 1,
                               np.ascontiguousarray(joints), meta, splits))

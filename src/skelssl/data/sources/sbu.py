@@ -11,7 +11,11 @@ We undo the normalisation with the formula of the authors' README (SOURCE.md),
 X = 1280 − 2560·x, Y = 960 − 1920·y, Z = 10000·z / 7.8125 (millimetres), and divide by 1000, so
 clips are in metres with y up, like the Kinect datasets (on the data: head-to-foot ≈ 1.44 m,
 shoulder width ≈ 0.30 m, mean depth ≈ 2.15 m). The frame-number column is not used (rows are
-taken in file order).
+taken in file order). Frames where both persons are all zero are removed wherever they are
+(preprocessing takes the valid frames to be contiguous; none in the real data); a file with no
+non-zero frame is a ParseError (file, line 1), skippable with `ingest.on_error: skip`.
+Every `sAAsBB/<class>/<seq>/skeleton_pos.txt` entry must be a readable file: a folder or a
+dangling symlink of that name is a ParseError of that path (skippable), not ignored.
 
 Labels and splits: label = class − 1 (approaching, departing, kicking, punching, pushing, hugging,
 shaking hands, exchanging); meta: set, participant_a, participant_b, sequence. Splits `fold1` ..
@@ -30,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from skelssl.config import IngestParams
-from skelssl.data.sources.base import Clip, Source, read_text
+from skelssl.data.sources.base import Clip, ReadResult, Source, drop_zero_frames, read_text
 from skelssl.errors import ParseError, SkelsslError
 
 FILE = "skeleton_pos.txt"
@@ -69,8 +73,14 @@ def to_metres(values: np.ndarray) -> np.ndarray:
 
 def read_sbu(path: Path) -> np.ndarray:
     """(T, 2, 15, 3) normalised coordinates of a skeleton_pos.txt; ParseError names the bad line."""
+    if not path.is_file():
+        raise ParseError(path, 0, "not a readable file (a folder or a dangling symlink)")
+    try:
+        text = read_text(path)
+    except OSError as exc:
+        raise ParseError(path, 0, f"cannot read ({exc.strerror or exc})") from None
     rows = []
-    for number, line in enumerate(read_text(path).splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         fields = line.split(",")
@@ -101,7 +111,8 @@ class SBUSource(Source):
                 f"(sAAsBB/<class>/<seq>/{FILE}) there or point ingest.input elsewhere"
             )
         items = []
-        for path in sorted(root.glob(f"s*s*/*/*/{FILE}")):
+        # a wildcard last component also lists dangling symlinks (a literal one skips them silently)
+        for path in sorted(p for p in root.glob("s*s*/*/*/*") if p.name == FILE):
             seq_dir = path.parent
             set_name, class_dir = seq_dir.parent.parent.name, seq_dir.parent.name
             if SET.match(set_name) is None:
@@ -113,8 +124,8 @@ class SBUSource(Source):
             raise SkelsslError(f"ingest.input: no sAAsBB/<class>/<seq>/{FILE} files in {root}")
         return items
 
-    def read(self, item: SBUItem, cfg: IngestParams) -> list[Clip]:
-        joints = np.ascontiguousarray(to_metres(read_sbu(item.path)))
+    def read(self, item: SBUItem, cfg: IngestParams) -> ReadResult:
+        joints, _ = drop_zero_frames(np.ascontiguousarray(to_metres(read_sbu(item.path))), item.path, 1)
         a, b = (int(g) for g in SET.match(item.set).groups())  # type: ignore[union-attr]
         meta = {"set": item.set, "participant_a": a, "participant_b": b, "sequence": item.sequence}
         splits = {f"fold{k + 1}_train": item.set not in fold for k, fold in enumerate(FOLDS)}

@@ -16,6 +16,10 @@ Choices (*unverified* where marked):
   repeated frameIndex are all kept: in the data they hold different skeletons that move like
   consecutive frames (the repeated index looks like a mislabelled next frame), so dropping one
   would drop real motion. Gaps are not filled (preprocessing resamples every clip to T frames);
+- all-zero joints lines (no skeleton) are removed wherever they are in a segment (preprocessing
+  takes the valid frames to be contiguous); a segment with no non-zero line is a `Rejected` clip
+  (label file + the segment's line): ingest stops on it with `on_error: fail` and lists it in
+  skipped.parquet with `skip`, keeping the recording's other segments;
 - label = the class order of SOURCE.md: walk, sitDown, standUp, pickUp, carry, throw, push, pull,
   waveHands, clapHands (0..9); meta: subject, recording, action (name), start, end (frameIndex);
 - split `xsub` (*unverified*: SOURCE.md names "cross-subject with half the subjects for training"
@@ -33,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from skelssl.config import IngestParams
-from skelssl.data.sources.base import Clip, Source, read_text
+from skelssl.data.sources.base import Clip, ReadResult, Rejected, Source, read_text
 from skelssl.errors import ParseError, SkelsslError
 
 ACTIONS: tuple[str, ...] = ("walk", "sitDown", "standUp", "pickUp", "carry", "throw", "push", "pull",
@@ -158,18 +162,19 @@ class UTKinectSource(Source):
         return [Recording(name, folder / f"joints_{name}.txt", labels, segments)
                 for name, segments in sorted(blocks.items())]
 
-    def read(self, item: Recording, cfg: IngestParams) -> list[Clip]:
+    def read(self, item: Recording, cfg: IngestParams) -> ReadResult:
         if not item.path.is_file():
             raise ParseError(item.path, 0, f"file not found (the label file {item.labels.name} lists {item.name})")
         frames, joints = read_joints(item.path)
         subject, recording = (int(g) for g in SEQUENCE.match(item.name).groups())  # type: ignore[union-attr]
         keep = joints.any(axis=(1, 2))  # all-zero lines carry no skeleton
-        clips = []
+        clips: ReadResult = []
         for seg in item.segments:
             rows = np.flatnonzero(keep & (frames >= seg.start) & (frames <= seg.end))
             if len(rows) == 0:
-                raise ParseError(item.labels, seg.line,
-                                 f"{item.name} {seg.action}: no skeleton frame in [{seg.start}, {seg.end}]")
+                clips.append(Rejected(item.labels, seg.line, f"{item.name} {seg.action}: no skeleton "
+                                      f"frame in [{seg.start}, {seg.end}]"))
+                continue
             meta = {"subject": subject, "recording": recording, "action": seg.action,
                     "start": seg.start, "end": seg.end}
             clips.append(Clip(f"{item.name}_{seg.action}", ACTIONS.index(seg.action),

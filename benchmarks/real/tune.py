@@ -1,0 +1,174 @@
+"""Tune CPU defaults on real data, on a validation split carved from each dataset's training side.
+
+In-process: ingest + preprocess once into a cache folder (outside the project), pretrain one method
+with `skelssl.train.pretrain`, then probe the pretrained encoder and a random-init encoder of the
+same spec (same probe recipe, same probe seed) on the validation split. One TSV line per probe
+recipe: dataset, method, setting, seed, pretrain seconds, final loss, linear pretrained, linear
+random, kNN pretrained, kNN random, probe.
+
+Validation split (never the test split): the training side of the dataset's split is cut in two —
+MSR Action3D (xsub, train = odd subjects 1,3,5,7,9): val = subjects 7 and 9;
+UTD-MHAD (xsub, train = odd subjects 1,3,5,7): val = subject 7;
+Penn Action (official train flag): val = clips with crc32(name) % 4 == 0.
+Pretraining sees only the train-minus-val part; the probe trains on it and is scored on val.
+
+Usage:
+  python benchmarks/real/tune.py --dataset msr --method mamp --set methods.mamp.optim.epochs=60 \
+      [--frames 32] [--align] [--scale rms] [--seed 0] [--probe default --probe lr=0.03,epochs=200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from skelssl.backbones import backbone_spec, random_backbone
+from skelssl.config import Params
+from skelssl.evaluation.features import extract_features, topk_accuracy
+from skelssl.evaluation.knn import knn_predict
+from skelssl.evaluation.linear import linear_probe
+from skelssl.methods import build_method
+from skelssl.pipeline import ingest, preprocess
+from skelssl.pipeline.dataset import load_processed
+from skelssl.repro import configure_torch, derive_seed, torch_generator
+from skelssl.train import pretrain
+
+ROOT = Path(__file__).resolve().parents[2]
+REAL = ROOT.parent / "shared" / "data" / "real"
+CACHE = Path("/tmp/skelssl_real_cache")
+
+DATASETS = {
+    "msr": dict(source="msr_action3d", input=REAL / "msr_action3d" / "MSRAction3DSkeletonReal3D",
+                split="xsub", val=lambda idx: np.isin(idx["subject"].to_numpy(), [7, 9])),
+    "utd": dict(source="utd_mhad", input=REAL / "utd_mhad" / "skeleton", split="xsub",
+                val=lambda idx: np.isin(idx["subject"].to_numpy(), [7])),
+    "penn": dict(source="penn_action", input=REAL / "penn_action" / "labels", split="official",
+                 val=lambda idx: np.array([zlib.crc32(n.encode()) % 4 == 0 for n in idx["name"].to_list()])),
+}
+
+
+def set_dotted(raw: dict, key: str, value: str) -> None:
+    parts = key.split(".")
+    node = raw
+    for p in parts[:-1]:
+        node = node[p]
+    node[parts[-1]] = yaml.safe_load(value)
+
+
+def make_params(dataset: str, sets: list[str], frames: int, align: bool, seed: int) -> Params:
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    d = DATASETS[dataset]
+    raw["ingest"].update(source=d["source"], input=str(d["input"]), on_error="skip", workers=1)
+    raw["base"].update(split=d["split"], seed=seed)
+    raw["preprocess"].update(frames=frames, align_view=align)
+    raw["pretrain"].update(threads=2, device="cpu", checkpoint_every=0)
+    for s in sets:
+        k, v = s.split("=", 1)
+        set_dotted(raw, k, v)
+    return Params.model_validate(raw)
+
+
+def processed_dir(params: Params, dataset: str) -> Path:
+    ing = CACHE / dataset / "ingested"
+    if not ing.exists():
+        ingest.run(params, Path(params.ingest.input), ing)
+    pp = params.preprocess
+    out = CACHE / dataset / f"proc_T{pp.frames}_align{int(pp.align_view)}_c{int(pp.center)}_crop{pp.crop_ratio}"
+    if not out.exists():
+        preprocess.run(params, ing, out)
+    return out
+
+
+def scale_normalise(x: torch.Tensor, motion: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-clip scale: divide each clip by the RMS distance of its (non-zero) joints from their mean."""
+    if mode == "none":
+        return x, motion
+    n, m = x.shape[:2]
+    x = x.clone()
+    motion = motion.clone()
+    for i in range(n):
+        present = x[i].abs().flatten(1).sum(1) > 0  # persons with data
+        pts = x[i][present].reshape(-1, x.shape[-1])
+        s = (pts - pts.mean(0)).pow(2).sum(1).mean().sqrt().clamp_min(1e-6)
+        x[i][present] = x[i][present] / s
+        motion[i] = motion[i] / s
+    return x, motion
+
+
+def parse_probe(text: str, base):
+    if text == "default":
+        return base
+    upd = {}
+    for kv in text.split(","):
+        k, v = kv.split("=")
+        upd[k] = yaml.safe_load(v)
+    return base.model_validate({**base.model_dump(), **upd})
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dataset", required=True, choices=list(DATASETS))
+    ap.add_argument("--method", required=True)
+    ap.add_argument("--set", action="append", default=[])
+    ap.add_argument("--frames", type=int, default=32)
+    ap.add_argument("--align", action="store_true")
+    ap.add_argument("--scale", default="none", choices=["none", "rms"])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--probe", action="append", default=[])
+    ap.add_argument("--label", default="")
+    a = ap.parse_args()
+    params = make_params(a.dataset, [f"method={a.method}", *a.set], a.frames, a.align, a.seed)
+    configure_torch(2)
+    device = torch.device("cpu")
+    data = load_processed(processed_dir(params, a.dataset))
+    split = params.base.split
+    train_flags = data.index[f"{split}_train"].to_numpy().astype(bool)
+    val_mask = DATASETS[a.dataset]["val"](data.index) & train_flags
+    fit_mask = train_flags & ~val_mask
+    labels = torch.from_numpy(data.index["label"].to_numpy().astype(np.int64))
+    x_all, mo_all = scale_normalise(data.x, data.motion, a.scale)
+    fit = torch.from_numpy(np.flatnonzero(fit_mask))
+    val = torch.from_numpy(np.flatnonzero(val_mask))
+    x, motion, y = x_all[fit], mo_all[fit], labels[fit]
+    vx, vy = x_all[val], labels[val]
+    classes = data.num_classes
+    cfg = params.method_params
+    frames, layout = x.shape[2], data.layout
+    torch.manual_seed(derive_seed(params.base.seed, "init", params.method))
+    method = build_method(params.method, cfg, layout=layout, frames=frames)
+    t0 = time.time()
+    history = pretrain(method, x, motion, cfg.optim, params.base.seed, device, params.pretrain, None, "")
+    secs = time.time() - t0
+    loss = history.rows[-1]["loss"] if history.rows else float("nan")
+    encoder = method.export_encoder()
+    rand = random_backbone(backbone_spec(cfg.backbone, layout, frames), derive_seed(params.base.seed, "random_init"))
+    ev = params.evaluate
+    feats = {}
+    for name, enc in (("pre", encoder), ("rnd", rand)):
+        feats[name] = (extract_features(enc, x, ev.batch_size, device), extract_features(enc, vx, ev.batch_size, device))
+    setting = a.label or ";".join([f"T{a.frames}", f"align{int(a.align)}", f"scale={a.scale}", *a.set])
+    for ptext in a.probe or ["default"]:
+        pcfg = parse_probe(ptext, ev.linear)
+        res = {}
+        for name, (ft, fv) in feats.items():
+            lin = linear_probe(ft, y, fv, vy, classes, pcfg, torch_generator(params.base.seed, "linear")).top1
+            knn = topk_accuracy(knn_predict(ft, y, fv, classes, ev.knn.k, ev.knn.temperature), vy, 1)
+            res[name] = (lin, knn)
+        line = [a.dataset, a.method, setting, str(a.seed), f"{secs:.0f}", f"{loss:.4f}",
+                f"{res['pre'][0]:.1f}", f"{res['rnd'][0]:.1f}", f"{res['pre'][1]:.1f}", f"{res['rnd'][1]:.1f}",
+                f"{res['pre'][0] - res['rnd'][0]:+.1f}", ptext, f"fit={len(fit)},val={len(val)}"]
+        print("\t".join(line), flush=True)
+        with open(ROOT / "benchmarks" / "real" / "runs.tsv", "a") as fh:
+            fh.write("\t".join(line) + "\n")
+
+
+if __name__ == "__main__":
+    main()
