@@ -60,6 +60,21 @@ def copy_project(dest: Path) -> None:
             shutil.copy2(ROOT / rel, dest / rel)
 
 
+def tree_snapshot(root) -> dict:
+    """Every path under `root` with its bytes (files; None for folders and symlinks): compare two
+    snapshots to prove a command changed nothing."""
+    import os
+
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames:
+            out[os.path.relpath(os.path.join(dirpath, name), root)] = None
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            out[os.path.relpath(path, root)] = None if os.path.islink(path) else open(path, "rb").read()
+    return out
+
+
 def tiny_method_params(name: MethodName, **update: Any) -> BaseModel:
     """The method's params.yaml block, shrunk by `_TINY`, then deep-updated with `update`."""
     block = getattr(default_params().methods, name)

@@ -16,19 +16,11 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from helpers import ROOT
+from helpers import ROOT, tree_snapshot
 from skelssl.cli import app
 
 
-def _tree(root):
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames:
-            out[os.path.relpath(os.path.join(dirpath, name), root)] = None
-        for name in filenames:
-            path = os.path.join(dirpath, name)
-            out[os.path.relpath(path, root)] = None if os.path.islink(path) else open(path, "rb").read()
-    return out
+_tree = tree_snapshot
 
 
 def _invoke(args):

@@ -7,6 +7,8 @@ import subprocess
 import sys
 
 import pytest
+
+from helpers import tree_snapshot
 from pathlib import Path
 
 from skelssl.outputs import (
@@ -21,16 +23,7 @@ from skelssl.outputs import (
 )
 
 
-def _tree(root):
-    """Every path under `root` with its bytes (files) or None (folders): a snapshot to compare."""
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames:
-            out[os.path.relpath(os.path.join(dirpath, name), root)] = None
-        for name in filenames:
-            path = os.path.join(dirpath, name)
-            out[os.path.relpath(path, root)] = open(path, "rb").read()
-    return out
+_tree = tree_snapshot
 
 
 def _dead_pid() -> int:

@@ -82,8 +82,14 @@ class Source:
 
 def read_text(path: Path) -> str:
     """A text file's content; ParseError naming the 1-based line of the first byte that is not
-    UTF-8 (fuzzing found raw UnicodeDecodeErrors escaping the text-format readers)."""
-    data = path.read_bytes()
+    UTF-8 (fuzzing found raw UnicodeDecodeErrors escaping the text-format readers); line 0 when it
+    is not a readable file (a folder or a dangling symlink where a file is expected)."""
+    if not path.is_file():
+        raise ParseError(path, 0, "not a readable file (a folder or a dangling symlink)")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ParseError(path, 0, f"cannot read ({exc.strerror or exc})") from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

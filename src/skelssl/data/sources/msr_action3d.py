@@ -71,12 +71,7 @@ def parse_name(path: Path) -> tuple[int, int, int]:
 
 def read_msr(path: Path) -> np.ndarray:
     """The raw file as (T, 20, 4) float32 in MSR's joint order; ParseError names the bad line."""
-    if not path.is_file():
-        raise ParseError(path, 0, "not a readable file (a folder or a dangling symlink)")
-    try:
-        text = read_text(path)
-    except OSError as exc:
-        raise ParseError(path, 0, f"cannot read ({exc.strerror or exc})") from None
+    text = read_text(path)
     rows = []
     for number, line in enumerate(text.splitlines(), start=1):
         fields = line.split()

@@ -73,12 +73,7 @@ def to_metres(values: np.ndarray) -> np.ndarray:
 
 def read_sbu(path: Path) -> np.ndarray:
     """(T, 2, 15, 3) normalised coordinates of a skeleton_pos.txt; ParseError names the bad line."""
-    if not path.is_file():
-        raise ParseError(path, 0, "not a readable file (a folder or a dangling symlink)")
-    try:
-        text = read_text(path)
-    except OSError as exc:
-        raise ParseError(path, 0, f"cannot read ({exc.strerror or exc})") from None
+    text = read_text(path)
     rows = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
