@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,22 @@ def copy_project(dest: Path) -> None:
         if (ROOT / rel).is_file() and not rel.startswith(("results/", "dvc.lock")):
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / rel, dest / rel)
+
+
+@contextmanager
+def tmpfs(mount: Path, options: str = "size=64k"):
+    """Mount a small tmpfs at the new folder `mount` for the block (a full or read-only disk that
+    is real, not mocked); skips the test where mounting is not allowed."""
+    import pytest
+
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount)],
+                      capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
 def tree_snapshot(root) -> dict:

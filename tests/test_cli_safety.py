@@ -16,7 +16,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from helpers import ROOT, tree_snapshot
+from helpers import ROOT, tmpfs, tree_snapshot
 from skelssl.cli import app
 
 
@@ -112,31 +112,17 @@ def test_user_text_is_printed_literally(home):
 
 def test_os_errors_are_one_line(home, monkeypatch):
     """A read-only file system (EROFS) under the output: exit 1, one line naming the path."""
-    mount = home / "ro"
-    mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(mount)],
-                      capture_output=True).returncode:
-        pytest.skip("cannot mount a tmpfs here")
-    try:
+    with tmpfs(home / "ro", "ro,size=64k"):
         line = _one_error_line(_invoke(["synthesize", "ro/out"]))
         assert "ro/out" in line and "Read-only file system" in line, line
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
 def test_disk_full_is_one_line_and_leaves_nothing(home):
     """ENOSPC while writing (a 64 KiB tmpfs): exit 1, one line, no temporary left behind."""
-    mount = home / "small"
-    mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
-                      capture_output=True).returncode:
-        pytest.skip("cannot mount a tmpfs here")
-    try:
+    with tmpfs(home / "small") as mount:
         line = _one_error_line(_invoke(["synthesize", "small/out"]))
         assert line.startswith("error: small/out") and "No space left on device" in line, line
         assert list(mount.iterdir()) == []
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
 def test_stage_script_refuses_too(home):

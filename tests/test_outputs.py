@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from helpers import tree_snapshot
+from helpers import tmpfs, tree_snapshot
 from pathlib import Path
 
 from skelssl.outputs import (
@@ -303,12 +303,7 @@ def test_outputs_respect_the_umask(tmp_path, umask):
 def test_library_disk_full_errors_become_os_errors(tmp_path, writer):
     """polars and torch.save report a full disk in their own exception types: both become an
     OSError naming the output (so the CLI prints one line)."""
-    mount = tmp_path / "small"
-    mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
-                      capture_output=True).returncode:
-        pytest.skip("cannot mount a tmpfs here")
-    try:
+    with tmpfs(tmp_path / "small") as mount:
         with pytest.raises(OSError) as err:
             with atomic_file(mount / "out.bin") as tmp:
                 if writer == "parquet":
@@ -322,5 +317,3 @@ def test_library_disk_full_errors_become_os_errors(tmp_path, writer):
                     torch.save({"a": torch.arange(100_000)}, tmp)
         assert err.value.errno == 28 and err.value.filename == str(mount / "out.bin")
         assert list(mount.iterdir()) == []
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=True)
