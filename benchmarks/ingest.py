@@ -2,9 +2,28 @@
 results go to docs/benchmarks.md).
 
 Usage: python benchmarks/ingest.py [--files 1000 4000] [--real-copies 64] [--baseline-files 400]
-       [--workers 0] [--tmp DIR]
+       [--workers 0] [--e2e 2000] [--e2e-only] [--tmp DIR]
 
-What runs, each measured in a fresh subprocess (wall time, peak RSS of the process and of its
+End to end (`--e2e N`, first; `--e2e-only` runs nothing else): what a user waits for, every
+interpreter start-up and import included, on N real-content NTU files (the 16 real samples linked
+under N distinct names; synthesized files where ../shared is absent):
+- `skelssl stages`: `python stages/ingest.py RAW OUT/ingested` then `python stages/preprocess.py
+  OUT/ingested OUT/processed`, the exact commands of dvc.yaml, as two subprocesses run from a
+  work folder holding a params.yaml (the project's, with `ingest.ntu_missing: keep` so linked names
+  on the official missing list are read, and `ingest.workers: --workers`);
+- `skelssl CLI`: `skelssl ingest ... --params` then `skelssl preprocess ... --params`, the same;
+- `reference scripts`: three subprocesses in the shape of the CTR-GCN/MAMP `data/ntu` scripts
+  (methods.md §7.2-7.3), the project's own code below (`ref_read`, `ref_denoise`, `ref_transform`):
+  read every file (xyz and colour xy per joint, bodies per bodyID) into one pickle; denoise into a
+  second pickle; translate, pad to 300 frames and save the one-hot xsub npz, then the MAMP feeder's
+  centre crop/resize and motion for every sample (so the output matches skelssl's `processed`;
+  checked, max abs difference printed). No logging files, no per-frame `vstack`: if anything faster
+  than the scripts, so the ratio is a lower bound;
+each best of `--repeat`, interleaved; the summary line is a Markdown table row for
+docs/benchmarks.md (machine, load average, both end-to-end times and their ratio, and the streaming
+rate below when the synthetic sets ran). Stage start-up is shown by the same stages on 16 files.
+
+What else runs, each measured in a fresh subprocess (wall time, peak RSS of the process and of its
 largest worker):
 - `skelssl`: `skelssl.pipeline.ingest.run` then `preprocess.run` on N synthesized NTU-format files
   (the skelssl synthesizer, longer clips than the default so files are NTU-sized), for each N given,
@@ -120,14 +139,24 @@ def baseline_denoise(bodies: dict[str, list]) -> np.ndarray:
     return out[np.abs(out).sum(axis=1) != 0]
 
 
-def baseline_transform(seq: np.ndarray, frames: int, crop_ratio: float) -> tuple[np.ndarray, np.ndarray]:
-    """Translation (joint 2 of actor 1, first non-zero frame), centre crop + linear resize to
-    `frames`, per-joint motion magnitude: (2, T, 25, 3) and (2, T, 25)."""
+def baseline_translate(seq: np.ndarray) -> np.ndarray:
+    """Translation (joint 2 of actor 1, first non-zero frame; absent actors stay zero): (F, 2, 25, 3)."""
     x = seq.reshape(len(seq), 2, 25, 3).copy()
     present = np.abs(x).sum(axis=(2, 3)) != 0  # (F, 2)
     first = int(np.argmax(present[:, 0]))
     origin = x[first, 0, 1].copy()
-    x = np.where(present[:, :, None, None], x - origin, 0).astype(np.float32)
+    return np.where(present[:, :, None, None], x - origin, 0).astype(np.float32)
+
+
+def baseline_transform(seq: np.ndarray, frames: int, crop_ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    """Translation, centre crop + linear resize to `frames`, per-joint motion magnitude:
+    (2, T, 25, 3) and (2, T, 25)."""
+    return baseline_crop_motion(baseline_translate(seq), frames, crop_ratio)
+
+
+def baseline_crop_motion(x: np.ndarray, frames: int, crop_ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    """Centre crop + linear resize of the valid (non-zero) frames of translated (F, 2, 25, 3) to
+    `frames`, per-joint motion magnitude: (2, T, 25, 3) and (2, T, 25)."""
     valid = int((np.abs(x.astype(np.float64)).sum(axis=(1, 2, 3)) != 0).sum())
     bias = int((1 - crop_ratio) * valid / 2)
     window = x[bias : valid - bias].astype(np.float64)
@@ -155,6 +184,96 @@ def run_baseline(files: list[Path], frames: int, crop_ratio: float, out: Path) -
     np.save(out / "motion.npy", np.stack(motions))
 
 
+# ------------------------------------------------------------------ reference scripts, end to end
+# Three steps in the shape of the CTR-GCN/MAMP `data/ntu` scripts (methods.md §7.2-7.3), each run
+# as its own `python benchmarks/ingest.py _ref STEP ...` process (NumPy and the standard library
+# only, as the scripts import), handing over pickles as they do.
+
+XSUB_TRAIN = {1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38,  # NTU-60
+              45, 46, 47, 49, 50, 52, 53, 54, 55, 56, 57, 58, 59, 70, 74, 78, 80, 81, 82, 83, 84,
+              85, 86, 89, 91, 92, 93, 94, 95, 97, 98, 100, 103}  # + NTU-120 (methods.md §7.1)
+
+
+def ref_read_file(path: Path) -> dict:
+    """Step 1 for one file: per bodyID its xyz (frames x 25, 3), colour xy (frames, 25, 2) and valid
+    frame indices, the motion of each body when there are several; frames without a body dropped."""
+    bodies: dict[str, dict] = {}
+    dropped = 0
+    with open(path) as fh:
+        num_frames = int(fh.readline())
+        valid = -1
+        for _ in range(num_frames):
+            num_bodies = int(fh.readline())
+            if num_bodies == 0:
+                dropped += 1
+                continue
+            valid += 1
+            for _ in range(num_bodies):
+                body_id = fh.readline().split()[0]
+                num_joints = int(fh.readline())
+                joints = np.zeros((num_joints, 3), dtype=np.float32)
+                colors = np.zeros((num_joints, 2), dtype=np.float32)
+                for j in range(num_joints):
+                    fields = fh.readline().split()
+                    joints[j] = np.array(fields[0:3], dtype=np.float32)
+                    colors[j] = np.array(fields[5:7], dtype=np.float32)
+                body = bodies.setdefault(body_id, {"joints": [], "colors": [], "interval": []})
+                body["joints"].append(joints)
+                body["colors"].append(colors)
+                body["interval"].append(valid)
+    for body in bodies.values():
+        body["joints"] = np.concatenate(body["joints"])
+        body["colors"] = np.stack(body["colors"])
+        if len(bodies) > 1:
+            body["motion"] = float(np.sum(np.var(body["joints"], axis=0)))
+    return {"name": path.stem, "data": bodies, "num_frames": valid + 1, "dropped_frames": dropped}
+
+
+def ref_read(listing: Path, out: Path) -> None:
+    skes = [ref_read_file(Path(line)) for line in listing.read_text().split()]
+    with open(out, "wb") as fh:
+        pickle.dump(skes, fh, pickle.HIGHEST_PROTOCOL)
+
+
+def ref_denoise(src: Path, out: Path) -> None:
+    """Step 2: length/spread filters, actor slots, empty frames removed: (frames, 150) per sample."""
+    with open(src, "rb") as fh:
+        skes = pickle.load(fh)
+    denoised = []
+    for ske in skes:
+        bodies = {k: [b["interval"], b["joints"].reshape(-1, 25, 3)] for k, b in ske["data"].items()}
+        denoised.append((ske["name"], baseline_denoise(bodies)))
+    with open(out, "wb") as fh:
+        pickle.dump(denoised, fh, pickle.HIGHEST_PROTOCOL)
+
+
+def ref_transform(src: Path, out: Path, frames: int, crop_ratio: float) -> None:
+    """Step 3 (translation, zero pad to 300 frames, one-hot labels, xsub npz), then what the MAMP
+    feeder does per sample (centre crop/resize, motion), here once for every sample."""
+    with open(src, "rb") as fh:
+        denoised = pickle.load(fh)
+    length = max([300] + [len(seq) for _, seq in denoised])
+    x = np.zeros((len(denoised), length, 150), dtype=np.float32)
+    actions = np.array([int(name[17:20]) for name, _ in denoised])
+    train = np.array([int(name[9:12]) in XSUB_TRAIN for name, _ in denoised])
+    for i, (_, seq) in enumerate(denoised):
+        x[i, : len(seq)] = baseline_translate(seq).reshape(len(seq), 150)
+    y = np.eye(120 if actions.max() > 60 else 60, dtype=np.float32)[actions - 1]
+    np.savez(out / "NTU_XSub.npz", x_train=x[train], y_train=y[train], x_test=x[~train], y_test=y[~train])
+    clips = [baseline_crop_motion(x[i].reshape(length, 2, 25, 3), frames, crop_ratio) for i in range(len(x))]
+    np.save(out / "joints.npy", np.stack([c for c, _ in clips]))
+    np.save(out / "motion.npy", np.stack([m for _, m in clips]))
+
+
+def ref_step(step: str, args: list[str]) -> None:
+    if step == "read":
+        ref_read(Path(args[0]), Path(args[1]))
+    elif step == "denoise":
+        ref_denoise(Path(args[0]), Path(args[1]))
+    else:
+        ref_transform(Path(args[0]), Path(args[1]), int(args[2]), float(args[3]))
+
+
 # ------------------------------------------------------------------ measured child processes
 
 
@@ -163,7 +282,9 @@ def _params(workers: int):
 
     params = load_params(ROOT / "params.yaml")
     ingest = params.ingest.model_copy(update={"workers": workers, "ntu_missing": "keep"})
-    return params.model_copy(update={"ingest": ingest})
+    # the reference scripts' preprocessing: translation only
+    preprocess = params.preprocess.model_copy(update={"align_view": False, "scale": "none"})
+    return params.model_copy(update={"ingest": ingest, "preprocess": preprocess})
 
 
 def child(task: str, args: list[str]) -> None:
@@ -297,9 +418,9 @@ def profile(files: list[Path], label: str) -> None:
     from skelssl.config import load_params
     from skelssl.data.denoise import denoise
     from skelssl.data.ntu import read_skeleton
+    from skelssl.data.ntu_denoise import denoise_fast
+    from skelssl.data.ntu_parse import _read_padded, read_skeleton_fast, scan_skeleton
     from skelssl.data.sources.ntu import NTUSource
-    from skelssl.kernels.ntu_denoise import denoise_fast
-    from skelssl.kernels.ntu_parse import _read_padded, read_skeleton_fast, scan_skeleton
 
     cfg = load_params(ROOT / "params.yaml").ingest
     source = NTUSource()
@@ -333,6 +454,171 @@ def profile(files: list[Path], label: str) -> None:
         print(f"| {name} | {best / len(files) * 1e6:.0f} | {total / best / 1e6:.0f} |")
 
 
+# ------------------------------------------------------------------ end to end (CLI wall time)
+
+
+def e2e_params(work: Path, raw: Path, workers: int) -> Path:
+    """The project's params.yaml with `ingest.input` = raw, `ntu_missing: keep`, `workers` set, and
+    the reference scripts' preprocessing (translation only: `align_view: false`, `scale: none`)."""
+    from skelssl.config import load_params
+
+    lines, block = [], ""
+    for line in (ROOT / "params.yaml").read_text().splitlines():
+        if line[:1] not in ("", " ", "#"):
+            block = line.split(":")[0]
+        key = line.strip().split(":")[0]
+        if block == "ingest" and line.startswith("  ") and key in ("input", "ntu_missing", "workers"):
+            value = {"input": str(raw), "ntu_missing": "keep", "workers": str(workers)}[key]
+            line = f"  {key}: {value}"
+        if block == "preprocess" and line.startswith("  ") and key in ("align_view", "scale"):
+            line = f"  {key}: " + {"align_view": "false", "scale": "none"}[key]
+        lines.append(line)
+    path = work / "params.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    ingest = load_params(path).ingest
+    assert (ingest.source, ingest.ntu_missing, ingest.workers) == ("ntu", "keep", workers), ingest
+    prep = load_params(path).preprocess
+    assert (prep.align_view, prep.scale) == (False, "none"), prep
+    return path
+
+
+def timed(cmd: list[str], cwd: Path, log: Path) -> tuple[float, float, float]:
+    """Wall s (from spawn to exit, interpreter start-up included), CPU s, peak RSS MB of `cmd`."""
+    with open(log, "ab") as fh:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        tail = log.read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"{' '.join(map(str, cmd))} exited {proc.returncode}:\n{tail}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def e2e_commands(raw: Path, out: Path, work: Path, params: Path, frames: int,
+                 crop_ratio: float) -> dict[str, list[tuple[str, list[str]]]]:
+    py = sys.executable
+    cli = shutil.which("skelssl", path=str(Path(py).parent))
+    cli_cmd = [cli] if cli else [py, "-m", "skelssl"]
+    ingested, processed = out / "ingested", out / "processed"
+    listing = work / "files.txt"
+    listing.write_text("\n".join(str(f) for f in sorted(raw.glob("*.skeleton"))))
+    return {
+        "skelssl stages": [
+            ("ingest", [py, str(ROOT / "stages" / "ingest.py"), str(raw), str(ingested)]),
+            ("preprocess", [py, str(ROOT / "stages" / "preprocess.py"), str(ingested), str(processed)])],
+        "skelssl CLI": [
+            ("ingest", [*cli_cmd, "ingest", str(raw), str(ingested), "--params", str(params)]),
+            ("preprocess", [*cli_cmd, "preprocess", str(ingested), str(processed), "--params", str(params)])],
+        "reference scripts": [
+            ("read", [py, str(Path(__file__).resolve()), "_ref", "read", str(listing), str(out / "raw_skes.pkl")]),
+            ("denoise", [py, str(Path(__file__).resolve()), "_ref", "denoise", str(out / "raw_skes.pkl"),
+                         str(out / "denoised.pkl")]),
+            ("transform", [py, str(Path(__file__).resolve()), "_ref", "transform", str(out / "denoised.pkl"),
+                           str(out), str(frames), str(crop_ratio)])],
+    }
+
+
+def e2e_run(steps: list[tuple[str, list[str]]], work: Path, out: Path) -> dict:
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    r: dict = {"steps": {}, "cpu_s": 0.0, "rss_mb": 0.0}
+    for name, cmd in steps:
+        wall, cpu, rss = timed(cmd, work, work / "log.txt")
+        r["steps"][name] = wall
+        r["cpu_s"] += cpu
+        r["rss_mb"] = max(r["rss_mb"], rss)
+    r["wall_s"] = sum(r["steps"].values())
+    return r
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import numba
+
+    return (f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy "
+            f"{np.__version__}, numba {numba.__version__}")
+
+
+def end_to_end(files: list[Path], label: str, tmp: Path, workers: int, repeat: int) -> dict:
+    """Both end-to-end runs on `files` (best of `repeat`, interleaved); prints the table."""
+    from skelssl.config import load_params
+
+    work = tmp / "e2e"
+    raw = work / "raw"
+    raw.mkdir(parents=True)
+    for f in files:
+        (raw / f.name).symlink_to(f.resolve())
+    params = e2e_params(work, raw, workers)
+    pre = load_params(params).preprocess
+    out = work / "out"
+    names = ("skelssl stages", "skelssl CLI", "reference scripts")
+    commands = {name: e2e_commands(raw, out / name.replace(" ", "-"), work, params, pre.frames,
+                                   pre.crop_ratio)[name] for name in names}
+    load0 = os.getloadavg()
+    best: dict[str, dict] = {}
+    for _ in range(repeat):
+        for name, steps in commands.items():
+            r = e2e_run(steps, work, out / name.replace(" ", "-"))
+            if name not in best or r["wall_s"] < best[name]["wall_s"]:
+                best[name] = r
+    ours = np.load(out / "skelssl-stages" / "processed" / "joints.npy")
+    theirs = np.load(out / "reference-scripts" / "joints.npy")
+    agreement = (f"max |skelssl - reference| = {np.abs(ours - theirs).max():.2e}" if ours.shape == theirs.shape
+                 else f"shapes differ: skelssl {ours.shape}, reference {theirs.shape}")
+    # start-up: the same two stages on 16 files (parsing them takes a few ms)
+    small = work / "raw16"
+    small.mkdir()
+    for f in sorted(raw.glob("*.skeleton"))[:16]:
+        (small / f.name).symlink_to(f.resolve())
+    startup = {}
+    for _ in range(repeat):
+        steps = e2e_commands(small, work / "out16", work, params, pre.frames, pre.crop_ratio)["skelssl stages"]
+        r = e2e_run(steps, work, work / "out16")
+        for step, wall in r["steps"].items():
+            startup[step] = min(startup.get(step, wall), wall)
+    shutil.rmtree(out, ignore_errors=True)
+    size = size_of(files)
+    ref = best["reference scripts"]["wall_s"]
+    print(f"\nend to end, {label}: {len(files)} files, {size / 1e6:.0f} MB, best of {repeat}, each "
+          f"step a fresh process (interpreter start-up and imports included), workers="
+          f"{workers or 'all'}:")
+    print("| run | steps (s) | total s | MB/s | CPU s | peak RSS MB (largest step) | vs reference scripts |\n"
+          + "|---" * 7 + "|")
+    for name, r in best.items():
+        steps = " + ".join(f"{step} {wall:.2f}" for step, wall in r["steps"].items())
+        print(f"| {name} | {steps} | **{r['wall_s']:.2f}** | {size / r['wall_s'] / 1e6:.0f} | "
+              f"{r['cpu_s']:.2f} | {r['rss_mb']:.0f} | {ref / r['wall_s']:.1f}x |")
+    print("skelssl stages on 16 files (start-up and imports, ~no data): "
+          + " + ".join(f"{step} {wall:.2f}" for step, wall in startup.items())
+          + f" = {sum(startup.values()):.2f} s; output agreement (processed joints): {agreement}")
+    return {"files": len(files), "mb": size / 1e6, "best": best, "startup": sum(startup.values()),
+            "load": (load0, os.getloadavg()), "label": label, "repeat": repeat}
+
+
+E2E_HEADER = ("| date | machine | data | files | MB | skelssl stages s (ingest + preprocess) | skelssl CLI s | "
+              "reference scripts s (3 steps) | end-to-end speed-up (stages / CLI) | stage start-up s "
+              "(16 files) | streaming MB/s | load average (start → end) |\n" + "|---" * 12 + "|")
+
+
+def e2e_row(e: dict, streaming: str) -> str:
+    b = e["best"]
+    stages, cli, ref = (b[k]["wall_s"] for k in ("skelssl stages", "skelssl CLI", "reference scripts"))
+    ingest, preprocess = b["skelssl stages"]["steps"].values()
+    load = " → ".join(f"{x[0]:.2f}" for x in e["load"])
+    return (f"| {time.strftime('%Y-%m-%d %H:%M')} | {machine()} | {e['label']} | {e['files']:,} | {e['mb']:.0f} | "
+            f"{stages:.2f} ({ingest:.2f} + {preprocess:.2f}) | {cli:.2f} | {ref:.2f} | "
+            f"**{ref / stages:.1f}×** / {ref / cli:.1f}× | {e['startup']:.2f} | {streaming} | {load} |")
+
+
 # ------------------------------------------------------------------ main
 
 
@@ -357,6 +643,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="runs per measurement (best kept)")
     parser.add_argument("--scale", type=int, default=4,
                         help="also run the largest synthetic set linked this many times (RSS vs N)")
+    parser.add_argument("--e2e", type=int, default=2000, metavar="N",
+                        help="end-to-end CLI wall time on N real-content files (0 = skip)")
+    parser.add_argument("--e2e-only", action="store_true", help="run only the end-to-end comparison")
     parser.add_argument("--tmp", type=Path, default=None)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="skelssl-bench-", dir=args.tmp))
@@ -364,6 +653,19 @@ def main() -> None:
         print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python "
               f"{platform.python_version()}, load average at start "
               f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        e2e = None
+        if args.e2e:
+            if REAL.is_dir():
+                files = link_real(tmp / "e2e-real", -(-args.e2e // 16))[: args.e2e]
+                label = "real NTU content (16 samples linked)"
+            else:
+                files = synthesize_files(tmp / "e2e-synth", args.e2e)
+                label = "synthetic NTU"
+            e2e = end_to_end(files, label, tmp, args.workers, args.repeat)
+        if args.e2e_only:
+            if e2e:
+                print("\nMarkdown row for docs/benchmarks.md:\n" + E2E_HEADER + "\n" + e2e_row(e2e, "–"))
+            return
         datasets = []
         for count in sorted(args.files):
             start = time.perf_counter()
@@ -400,6 +702,7 @@ def main() -> None:
               f"{many:.2f} s ({mb / many:.0f} MB/s), speed-up {one / many:.2f}x; load average "
               f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         synthetic = [d for d in datasets if d[0].startswith("synthetic")]
+        streaming = "–"
         if len(synthetic) >= 2:  # the fixed start-up cost cancels out in the difference
             (small, _, f1), (large, _, f2) = synthetic[0], synthetic[-1]
             for workers in (args.workers, 1):
@@ -410,6 +713,8 @@ def main() -> None:
                 print(f"marginal throughput {small} -> {large}, workers={workers or 'all'}: "
                       f"{dmb / dt:.0f} MB/s ({(len(f2) - len(f1)) / dt:.0f} files/s), "
                       f"fixed start-up cost {fixed:.2f} s")
+                if workers == args.workers and streaming == "–":
+                    streaming = f"{dmb / dt:.0f}"
         print("\n" + HEADER)
         diffs = []
         for label, folder, files in (datasets[0], datasets[-1]):
@@ -440,6 +745,10 @@ def main() -> None:
         if REAL.is_dir():
             profile(sorted(REAL.glob("*.skeleton")), "real samples")
         print(f"\nload average at end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        if e2e:
+            print("\nMarkdown row for docs/benchmarks.md (streaming: fixed costs removed, "
+                  f"{synthetic[0][0] if synthetic else '-'} -> {synthetic[-1][0] if synthetic else '-'}):\n"
+                  + E2E_HEADER + "\n" + e2e_row(e2e, streaming))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -447,5 +756,7 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "_child":
         child(sys.argv[2], sys.argv[3:])
+    elif len(sys.argv) > 2 and sys.argv[1] == "_ref":
+        ref_step(sys.argv[2], sys.argv[3:])
     else:
         main()

@@ -7,6 +7,7 @@ killed under `dvc repro` resumes from that checkpoint on the next `dvc repro`.""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -32,6 +33,8 @@ TINY = {"synthesize": {"classes": 4, "subjects": 2, "frames": {"min": 20, "max":
 STAGE = "pretrain"  # synthesize -> ingest -> preprocess -> pretrain: seconds with TINY
 ENCODER = "artifacts/pretrain/encoder.pt"
 STATE = "artifacts/pretrain-state/state.pt"  # dvc.yaml's 4th pretrain path: scratch, not an output
+LIVE = "results/pretrain/live"  # the live log (skelssl.live): in git, like the other results
+LOSS = f"{LIVE}/plots/metrics/loss.tsv"
 GIT = ["git", "-c", "user.name=skelssl test", "-c", "user.email=test@example.invalid",
        "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false"]
 
@@ -97,7 +100,8 @@ def test_push_fills_the_remote(shared):
     assert "pushed" in shared["push"].stdout
     lock = YAML(typ="safe").load(shared["project"] / "dvc.lock")
     outs = {o["path"]: o for o in lock["stages"]["pretrain"]["outs"]}
-    assert set(outs) == {ENCODER, "results/pretrain/history.tsv"}  # no checkpoint: nothing to miss
+    # no checkpoint: nothing to miss
+    assert set(outs) == {ENCODER, f"{LIVE}/params.yaml", f"{LIVE}/metrics.json", f"{LIVE}/plots/metrics"}
     md5 = outs[ENCODER]["md5"]
     assert (shared["remote"] / "files" / "md5" / md5[:2] / md5[2:]).is_file()  # the encoder is shared
     assert not (shared["project"] / STATE).parent.exists()  # a finished run leaves no checkpoint
@@ -113,7 +117,7 @@ def test_clone_and_pull_reproduce_nothing(shared):
     dvc("pull", "--with-deps", STAGE, "data.dvc", cwd=clone)
     for rel in ("data/raw/README.txt", "artifacts/ingested/joints.npy",
                 "artifacts/ingested/index.parquet", "artifacts/processed/joints.npy",
-                "artifacts/processed/motion.npy", ENCODER, "results/pretrain/history.tsv"):
+                "artifacts/processed/motion.npy", ENCODER, f"{LIVE}/metrics.json", LOSS):
         assert (clone / rel).read_bytes() == (project / rel).read_bytes(), rel
     assert len(list((clone / "data/synthetic").glob("*.skeleton"))) == 4 * 2 * 3
     assert not (clone / STATE).parent.exists()
@@ -160,7 +164,7 @@ def test_pretrain_killed_under_dvc_repro_resumes(shared):
     (SIGKILL, as the OOM killer or a preempted node would) after a checkpoint; the next
     `dvc repro` resumes from it, finishes, deletes it, and leaves the pipeline up to date."""
     clone = _clone(shared, "crash")
-    steps = len((clone / "results/pretrain/history.tsv").read_text().splitlines()) - 1
+    steps = len((clone / LOSS).read_text().splitlines()) - 1
     per_epoch = steps // TINY["methods"]["skeleton2vec"]["optim"]["epochs"]
     dvc("pull", "--with-deps", "preprocess", cwd=clone)
     yaml = YAML(typ="rt")
@@ -194,8 +198,11 @@ def test_pretrain_killed_under_dvc_repro_resumes(shared):
     out = resumed.stdout + resumed.stderr
     assert "Running stage 'pretrain'" in out and "resuming after epoch" in out, out
     assert re.findall(r"resuming after epoch (\d+) ", out) == [str(done_before)], out
-    history = (clone / "results/pretrain/history.tsv").read_text().splitlines()
-    assert len(history) == 1 + epochs * per_epoch  # header + every step, the resumed ones included
+    # `dvc repro` deleted the killed run's live log before rerunning the stage; the resumed run
+    # logged its checkpoint's steps again: every step once, in order
+    history = (clone / LOSS).read_text().splitlines()
+    assert [int(line.split("\t")[0]) for line in history[1:]] == list(range(epochs * per_epoch))
+    assert json.loads((clone / LIVE / "metrics.json").read_text())["step"] == epochs * per_epoch - 1
     assert not (clone / STATE).parent.exists()  # finished: the checkpoint is gone
     status = dvc("status", STAGE, cwd=clone)
     assert "up to date" in status.stdout, status.stdout

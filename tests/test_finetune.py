@@ -5,6 +5,7 @@ import numpy as np
 import polars as pl
 import pytest
 import torch
+from ruamel.yaml import YAML
 
 from helpers import LAYOUT, default_params
 from skelssl.backbones import backbone_spec, build_backbone, random_backbone
@@ -168,7 +169,16 @@ def tiny_run(tmp_path):
     return params, processed, encoder_path, tmp_path / "out"
 
 
-def test_run_finetune_writes_metrics_and_history(tiny_run):
+def _table(out, name: str) -> pl.DataFrame:
+    """A long live table (epoch, series, value) of the stage's live log."""
+    return pl.DataFrame(json.loads((out / "live" / "plots" / "custom" / f"{name}.json").read_text()))
+
+
+def _files(folder) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def test_run_finetune_writes_metrics_and_live_log(tiny_run):
     params, processed, encoder_path, out = tiny_run
     run_finetune(params, processed, encoder_path, out)
     metrics = json.loads((out / "metrics.json").read_text())
@@ -177,14 +187,26 @@ def test_run_finetune_writes_metrics_and_history(tiny_run):
         assert set(run) == {"top1_last", "top1_best", "best_epoch"}
         assert 0.0 <= run["top1_last"] <= run["top1_best"] <= 100.0
         assert 1 <= run["best_epoch"] <= 3
-    history = pl.read_csv(out / "history.tsv", separator="\t")  # long: one row per (run, epoch)
+    history = _table(out, "top1")  # long: one row per (run, epoch)
     assert history.columns == ["epoch", "series", "top1"]
     assert history["series"].to_list() == ["finetune"] * 3 + ["scratch"] * 3
     assert history["epoch"].to_list() == [1, 2, 3] * 2
     run = {name: history.filter(pl.col("series") == name)["top1"] for name in ("finetune", "scratch")}
     assert run["finetune"].max() == metrics["finetune"]["top1_best"]
     assert run["scratch"][-1] == metrics["scratch"]["top1_last"]
-    assert sorted(p.name for p in out.iterdir()) == [".skelssl-output", "history.tsv", "metrics.json"]  # no temp files
+    loss = _table(out, "loss")
+    assert loss.columns == ["epoch", "series", "loss"] and loss["series"].to_list() == history["series"].to_list()
+    assert all(math.isfinite(v) and v > 0 for v in loss["loss"])
+    # the live summary: each run's latest top-1 and the epochs done over both runs; no counts
+    live = json.loads((out / "live" / "metrics.json").read_text())
+    assert live == {"finetune": {"top1": metrics["finetune"]["top1_last"]},
+                    "scratch": {"top1": metrics["scratch"]["top1_last"]}, "step": 6}
+    info = YAML(typ="safe").load(out / "live" / "params.yaml")  # facts and settings, not metrics
+    assert (info["train_samples"], info["test_samples"], info["classes"]) == (24, 12, 3)
+    assert info["finetune"]["epochs"] == 3 and info["scratch_layer_decay"] == 1.0
+    assert _files(out) == [".skelssl-output", "live/metrics.json", "live/params.yaml",
+                           "live/plots/custom/loss.json", "live/plots/custom/top1.json",
+                           "metrics.json"]  # no temp files, nothing else (e.g. no dvc.yaml, report)
 
 
 def test_scratch_encoder_is_random_and_reproducible(tiny_run):
@@ -207,10 +229,12 @@ def test_run_semi_writes_mean_std_over_repeats(tiny_run, monkeypatch):
     weight = "units.1.gcn.weight"  # a stgcn weight that tells the encoders apart
     calls = []
 
-    def recording_finetune(encoder, name, train, test, classes, cfg, epochs, generator, device, label):
+    def recording_finetune(encoder, name, train, test, classes, cfg, epochs, generator, device, label,
+                           on_epoch):
         calls.append({"label": label, "train": train, "layer_decay": cfg.layer_decay, "epochs": epochs,
                       "generator": generator.get_state(), "weights": encoder.state_dict()[weight]})
-        return real_finetune(encoder, name, train, test, classes, cfg, epochs, generator, device, label)
+        return real_finetune(encoder, name, train, test, classes, cfg, epochs, generator, device, label,
+                             on_epoch=on_epoch)
 
     real_finetune = finetune_stage.finetune
     monkeypatch.setattr(finetune_stage, "finetune", recording_finetune)
@@ -228,15 +252,23 @@ def test_run_semi_writes_mean_std_over_repeats(tiny_run, monkeypatch):
             assert entry["top1_std"] == pytest.approx(abs(runs[0] - runs[1]) / math.sqrt(2), abs=0.02)
             assert entry["top1_best_mean"] >= entry["top1_mean"] - 0.01
     semi, scratch = metrics["semi"], metrics["semi_scratch"]
-    history = pl.read_csv(out / "history.tsv", separator="\t")  # long: one row per (run, epoch)
+    history = _table(out, "top1")  # long: one row per (run, epoch), in the order they trained
     assert history.columns == ["epoch", "series", "top1"]
     assert list(dict.fromkeys(history["series"])) == [
-        "semi 1% #0", "semi 1% #1", "semi 10% #0", "semi 10% #1",
-        "semi scratch 1% #0", "semi scratch 1% #1", "semi scratch 10% #0", "semi scratch 10% #1"]
+        "semi 1% #0", "semi scratch 1% #0", "semi 1% #1", "semi scratch 1% #1",
+        "semi 10% #0", "semi scratch 10% #0", "semi 10% #1", "semi scratch 10% #1"]
     assert history["epoch"].to_list() == [1, 2] * 8  # semi.epochs for both encoders
     run = {name: history.filter(pl.col("series") == name)["top1"] for name in history["series"]}
     assert run["semi 1% #1"][-1] == semi["1%"]["runs"][1]
     assert run["semi scratch 10% #0"][-1] == scratch["10%"]["runs"][0]
+    assert _table(out, "loss")["series"].to_list() == history["series"].to_list()
+    live = json.loads((out / "live" / "metrics.json").read_text())  # each run's latest top-1
+    assert live["step"] == 16
+    for k in ("1%", "10%"):
+        assert [live["semi"][k][f"#{r}"]["top1"] for r in range(2)] == semi[k]["runs"]
+        assert [live["semi_scratch"][k][f"#{r}"]["top1"] for r in range(2)] == scratch[k]["runs"]
+    info = YAML(typ="safe").load(out / "live" / "params.yaml")
+    assert info["subset_samples"] == {"1%": [3, 3], "10%": [3, 3]} and "epochs" not in info["finetune"]
 
     # each scratch run: the same subset as its pretrained twin, the random-init encoder, layer
     # decay 1.0, and its own generator (key "scratch" of the run's seed)

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from skelssl.data.ntu import SkeletonFile, read_skeleton
 from skelssl.data.ntu_format import BodyFrame, format_skeleton
 from skelssl.errors import ParseError
-from skelssl.kernels.ntu_parse import read_skeleton_fast
+from skelssl.data.ntu_parse import read_skeleton_fast
 
 TOTAL_EXAMPLES = 200
 CALL_SECONDS = 5  # a parser call taking longer counts as a hang

@@ -19,6 +19,7 @@ from skelssl.kernels import (
     motion_magnitude,
     preprocess_batch,
     preprocess_batch_kernel,
+    rms_scale,
     valid_length,
 )
 from skelssl.skeleton import NTU25
@@ -229,6 +230,57 @@ def test_align_view_degenerate_is_copy():
     np.testing.assert_array_equal(out, x)
 
 
+# --------------------------------------------------------------------------- rms_scale
+def ref_rms_scale(x):
+    present = ref_present(x)
+    pts = x[present].reshape(-1, x.shape[-1]).astype(np.float64)  # every joint of present person-frames
+    if len(pts) == 0:
+        return x.copy()
+    rms = np.sqrt(((pts - pts.mean(0)) ** 2).sum(1).mean())
+    if rms < 1e-6:
+        return x.copy()
+    out = (x.astype(np.float64) / rms).astype(np.float32)
+    out[~present] = 0
+    return out
+
+
+def test_rms_scale_matches_reference(sample):
+    out = both(rms_scale, sample)
+    np.testing.assert_allclose(out, ref_rms_scale(sample), rtol=1e-5, atol=1e-6)
+    present = ref_present(sample)
+    assert not out[~present].any()  # absent person-frames stay exactly zero
+    if present.any() and len(sample) > 1:
+        pts = out[present].reshape(-1, C).astype(np.float64)
+        assert np.sqrt(((pts - pts.mean(0)) ** 2).sum(1).mean()) == pytest.approx(1.0, rel=1e-4)
+
+
+def test_rms_scale_removes_body_size_and_distance():
+    x = make_sample(np.random.default_rng(5), 10)
+    small, large = both(rms_scale, x), both(rms_scale, (3.5 * x).astype(np.float32))
+    np.testing.assert_allclose(small, large, rtol=1e-5, atol=1e-6)
+
+
+def test_rms_scale_degenerate_is_copy():
+    x = np.zeros((3, M, V, C), np.float32)
+    x[:, 0] = 0.25  # every joint at one point: no spread
+    np.testing.assert_array_equal(both(rms_scale, x), x)
+
+
+def test_preprocess_batch_scale_rms_is_center_then_scale():
+    rng = np.random.default_rng(8)
+    samples = [make_sample(rng, n, second="gaps") for n in (12, 20)]
+    joints = np.ascontiguousarray(np.concatenate(samples))
+    offsets = np.array([0, 12, 32], np.int64)
+    x, mot = preprocess_batch(joints, offsets, 12, 1.0, NTU25.center, False, HIP_L, HIP_R, "rms")
+    for i, s in enumerate(samples):
+        want = crop_resize(rms_scale(center(s, NTU25.center)), 12, 1.0)
+        np.testing.assert_allclose(x[i], want.transpose(1, 0, 2, 3), rtol=1e-5, atol=1e-6)
+    plain, _ = preprocess_batch(joints, offsets, 12, 1.0, NTU25.center, False, HIP_L, HIP_R)
+    assert not np.allclose(plain, x)
+    with pytest.raises(ValueError, match="scale"):
+        preprocess_batch(joints, offsets, 12, 1.0, NTU25.center, False, HIP_L, HIP_R, "max")
+
+
 # --------------------------------------------------------------------------- valid_length
 def test_valid_length_matches_reference(sample):
     assert both(valid_length, sample) == ref_valid_length(sample)
@@ -328,14 +380,15 @@ def make_batch(seed, lengths):
     return joints, offsets, samples
 
 
+@pytest.mark.parametrize("scale", ["none", "rms"])
 @pytest.mark.parametrize("align", [False, True])
 @pytest.mark.parametrize("center_joint", [-1, 1])
-def test_preprocess_batch_equals_single_sample_loop(align, center_joint):
+def test_preprocess_batch_equals_single_sample_loop(align, center_joint, scale):
     joints, offsets, samples = make_batch(7, [0, 1, 5, 12, 30, 3])
     frames, ratio = 8, 0.95
-    xs, mot = preprocess_batch(joints, offsets, frames, ratio, center_joint, align, HIP_L, HIP_R)
+    xs, mot = preprocess_batch(joints, offsets, frames, ratio, center_joint, align, HIP_L, HIP_R, scale)
     xs_py, mot_py = preprocess_batch_kernel.py_func(
-        joints, offsets, frames, ratio, center_joint, align, HIP_L, HIP_R
+        joints, offsets, frames, ratio, center_joint, align, HIP_L, HIP_R, scale == "rms"
     )
     assert xs.shape == (len(samples), M, frames, V, C) and xs.dtype == np.float32
     assert mot.shape == (len(samples), M, frames, V) and mot.dtype == np.float32
@@ -347,6 +400,8 @@ def test_preprocess_batch_equals_single_sample_loop(align, center_joint):
             ref = ref_center(ref, center_joint)
         if align:
             ref = ref_align(ref, HIP_L, HIP_R)
+        if scale == "rms":
+            ref = ref_rms_scale(ref)
         clip = ref_crop_resize(ref, frames, ratio)
         np.testing.assert_allclose(xs[i], clip.transpose(1, 0, 2, 3), atol=1e-5)
         np.testing.assert_allclose(

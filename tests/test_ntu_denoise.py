@@ -1,4 +1,4 @@
-"""numba denoising (`skelssl.kernels.ntu_denoise`) == `skelssl.data.denoise.denoise`, bit for bit,
+"""numba denoising (`skelssl.data.ntu_denoise`) == `skelssl.data.denoise.denoise`, bit for bit,
 on real files, synthesized files and random multi-body tracks (noisy, short, gapped, tied)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from skelssl.data.denoise import Denoised, denoise
 from skelssl.data.ntu import BodyTrack, SkeletonFile, read_skeleton
 from skelssl.data.synth import synthesize
 from skelssl.errors import ParseError
-from skelssl.kernels.ntu_denoise import _motion, denoise_fast, read_denoised
+from skelssl.data.ntu_denoise import _motion, denoise_fast, read_denoised
 
 from helpers import default_params
 

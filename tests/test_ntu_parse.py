@@ -1,4 +1,4 @@
-"""Fast NTU byte scanner (`skelssl.kernels.ntu_parse`): bit-identical to the strict parser on the
+"""Fast NTU byte scanner (`skelssl.data.ntu_parse`): bit-identical to the strict parser on the
 files it accepts, strict-parser errors (file + line) on the others."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from skelssl.data.ntu import SkeletonFile, read_skeleton
 from skelssl.data.ntu_format import BodyFrame, format_skeleton
 from skelssl.data.synth import synthesize
 from skelssl.errors import ParseError
-from skelssl.kernels.ntu_parse import OK, PADDING, _read_padded, read_skeleton_fast, scan_skeleton
+from skelssl.data.ntu_parse import OK, PADDING, _read_padded, read_skeleton_fast, scan_skeleton
 
 from helpers import default_params
 

@@ -57,9 +57,10 @@ def test_dvc_repro_runs_the_dag_and_then_does_nothing(project):
     for value in (metrics["linear"]["top1"], metrics["knn"]["top1"],
                   metrics["random_init"]["linear"]["top1"]):
         assert 0.0 <= value <= 100.0
-    history = (project / "results/pretrain/history.tsv").read_text().splitlines()
-    assert history[0].startswith("step\tepoch\tlr\tloss")
-    assert len(history) > 1
+    loss = (project / "results/pretrain/live/plots/metrics/loss.tsv").read_text().splitlines()
+    assert loss[0] == "step\tloss" and len(loss) > 1  # the live log (skelssl.live)
+    for stage in ("finetune", "semi"):
+        assert (project / f"results/{stage}/live/plots/custom/top1.json").is_file()
     confusion = (project / "results/eval/confusion.csv").read_text().splitlines()
     assert confusion[0] == "actual,predicted"
     protocols = {name: json.loads((project / f"results/{name}/metrics.json").read_text())
@@ -67,11 +68,14 @@ def test_dvc_repro_runs_the_dag_and_then_does_nothing(project):
     assert set(protocols["finetune"]) == {"finetune", "scratch"}
     assert set(protocols["semi"]) == {"semi", "semi_scratch"}
     assert set(protocols["semi"]["semi"]) == set(protocols["semi"]["semi_scratch"]) == {"10%"}
-    assert set(protocols["robustness"]["random"]) == {"k=0", "k=4"}
-    assert set(protocols["robustness"]["random_init"]["random"]) == {"k=0", "k=4"}
+    assert protocols["robustness"].keys() == {"auc", "random_init"}  # the per-k points: curve.csv
+    assert set(protocols["robustness"]["random_init"]["auc"]) == {"random", "centrality"}
+    curve = (project / "results/robustness/curve.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in curve] == ["k", "0", "4"]
     assert set(protocols["streams"]) == {"joint", "bone", "ensemble", "random_init"}
     assert set(protocols["streams"]["random_init"]) == {"joint", "bone", "ensemble"}
-    assert set(protocols["transfer"]) == {"transfer", "scratch", "target"}
+    assert set(protocols["transfer"]) == {"transfer", "scratch"}  # the clip counts: info.json
+    assert set(json.loads((project / "results/transfer/info.json").read_text())["target"]) == {"train", "test"}
     assert (project / "results/embedding/embedding.png").stat().st_size > 0
     report = (project / "results/report/report.md").read_text()
     assert "skeleton2vec" in report and (project / "results/report/report.png").exists()

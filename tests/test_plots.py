@@ -1,6 +1,7 @@
 """Every `dvc plots` plot shows what its name says: checked through `dvc plots show --json` on a
 copy of the project whose plot files are written by the stages' own writers (tiny synthetic
-values, the stages' layout) or copied from the committed `results/`.
+values, the stages' layout: the live logs of pretrain, finetune and semi through `skelssl.live`)
+or copied from the committed `results/`.
 
 For each plot id the test reads the x field, the y field and the set of series (lines, or colour
 groups of a scatter) that the filled Vega-Lite spec encodes, so a plot that falls back to the row
@@ -20,11 +21,12 @@ import pytest
 
 from helpers import ROOT, copy_project
 from skelssl.evaluation.embedding import write_csv
-from skelssl.evaluation.finetune import FinetuneResult
 from skelssl.evaluation.robustness import CurvePoint
 from skelssl.io import atomic_file
-from skelssl.pipeline.finetune import _write_history
+from skelssl.live import LiveLog
+from skelssl.pipeline.finetune import RunCurves
 from skelssl.pipeline.robustness import curve_table
+from skelssl.train import NOT_METRICS
 
 DROP = [0, 2, 5]
 MODES = ["random", "centrality"]
@@ -33,35 +35,42 @@ MODES = ["random", "centrality"]
 SEMI_RUNS = [f"semi{kind} {fraction} #{r}" for kind in ("", " scratch")
              for fraction in ("1%", "5%", "10%") for r in range(2)]
 CLASSES = [f"A{c:03d}" for c in range(1, 6)]
+# what skeleton2vec logs per step (train.pretrain's row but `step` and `epoch`)
+PRETRAIN_SERIES = ["lr", "loss", "grad_norm", "pred_var", "target_var", "masked_pct", "ema_decay"]
+PRETRAIN_STEPS = 5
 
 
-def _result(epochs: int, offset: float) -> FinetuneResult:
-    return FinetuneResult(top1=[offset + 10.0 * e for e in range(epochs)], losses=[1.0] * epochs)
+def _curves(results: Path, stage: str, runs: dict[str, int]) -> None:
+    """The live log of `stage`'s fine-tuning runs (name → epochs), as run_finetune / run_semi log it."""
+    live = LiveLog(results / stage, stage, {"stage": stage})
+    curves = RunCurves(live)
+    for i, (run, epochs) in enumerate(runs.items()):
+        on_epoch = curves.on_epoch(run, run.replace(" ", "/"))
+        for epoch in range(1, epochs + 1):
+            on_epoch(epoch, 1.0 / epoch + i, 10.0 * epoch + i)
+    live.close()
 
 
 def _write_plot_files(project: Path) -> None:
     results = project / "results"
-    for sub in ("finetune", "semi", "robustness", "embedding", "pretrain", "eval"):
+    for sub in ("robustness", "embedding", "eval"):
         (results / sub).mkdir(parents=True, exist_ok=True)
-    _write_history(results / "finetune" / "history.tsv",
-                   {"finetune": _result(3, 20.0), "scratch": _result(3, 5.0)})
-    _write_history(results / "semi" / "history.tsv",
-                   {run: _result(4, float(i)) for i, run in enumerate(SEMI_RUNS)})
+    _curves(results, "finetune", {"finetune": 3, "scratch": 3})
+    _curves(results, "semi", {run: 4 for run in SEMI_RUNS})
+    live = LiveLog(results / "pretrain", "pretrain", {"method": "skeleton2vec"}, NOT_METRICS)
+    for step in range(PRETRAIN_STEPS):
+        live.log(step, {name: 1.0 / (step + 1) + i for i, name in enumerate(PRETRAIN_SERIES)})
+    live.close()
     points = [CurvePoint(mode, k, 80.0 - 5 * k, 0.5) for mode in MODES for k in DROP]
     baseline = [CurvePoint(mode, k, 50.0 - 3 * k, 0.5) for mode in MODES for k in DROP]
     with atomic_file(results / "robustness" / "curve.csv") as tmp:
         curve_table(points, baseline).write_csv(tmp)
     labels = [CLASSES[i % len(CLASSES)] for i in range(20)]
     write_csv(results / "embedding" / "embedding.csv", np.random.default_rng(0).normal(size=(20, 2)), labels)
-    # files written by training / the probe (no cheap writer to call): the committed ones, or a stand-in
-    for rel in ("results/pretrain/history.tsv", "results/eval/confusion.csv",
-                "results/embedding/embedding.png"):
+    # files written by the probe (no cheap writer to call): the committed ones, or a stand-in
+    for rel in ("results/eval/confusion.csv", "results/embedding/embedding.png"):
         if (ROOT / rel).is_file():
             shutil.copy2(ROOT / rel, project / rel)
-    if not (results / "pretrain" / "history.tsv").is_file():
-        (results / "pretrain" / "history.tsv").write_text(
-            "step\tepoch\tlr\tloss\tgrad_norm\tpred_var\ttarget_var\n0\t0\t0\t1.9\t7.9\t0.01\t0.99\n"
-            "1\t0\t1e-05\t1.8\t7.5\t0.02\t0.98\n")
     if not (results / "eval" / "confusion.csv").is_file():
         (results / "eval" / "confusion.csv").write_text("actual,predicted\nA001,A001\nA002,A001\n")
     if not (results / "embedding" / "embedding.png").is_file():
@@ -108,8 +117,9 @@ def _axes(plots: dict, plot_id: str) -> tuple[str, str, set[str], list[dict]]:
     values = content["data"]["values"]
     x, y = _first_field(content, "x"), _first_field(content, "y")
     color = _first_field(content, "color")
-    if y == "dvc_inferred_y_value":  # several y columns: one line per column (DVC's `field`)
-        series = {v["field"] for v in values}
+    if y == "dvc_inferred_y_value":  # several y columns: one line per column (DVC's `field`, or
+        # `filename::field` when they come from several files)
+        series = {v["field"] if "field" in v else v["filename::field"].rsplit("::", 1)[1] for v in values}
     elif color not in (None, "rev") and color in values[0]:  # coloured by a data column
         series = {v[color] for v in values}
     else:
@@ -117,21 +127,34 @@ def _axes(plots: dict, plot_id: str) -> tuple[str, str, set[str], list[dict]]:
     return x, y, series, values
 
 
+PRETRAIN_LIVE = "results/pretrain/live/plots/metrics/"
+FINETUNE_LIVE = "results/finetune/live/plots/custom/"
+SEMI_LIVE = "results/semi/live/plots/custom/"
+
+
 def test_plot_ids_are_the_defined_plots_only(plots):
     # the wide curve.csv is not also drawn on its own (DVC would plot row index vs its last column)
-    assert set(plots) == {"loss", "collapse_diagnostics", "missing_joints",
-                          "results/finetune/history.tsv", "results/semi/history.tsv",
+    assert set(plots) == {"collapse_diagnostics", "missing_joints",
+                          *(f"{PRETRAIN_LIVE}{name}.tsv" for name in PRETRAIN_SERIES),
+                          f"{FINETUNE_LIVE}top1.json", f"{FINETUNE_LIVE}loss.json",
+                          f"{SEMI_LIVE}top1.json", f"{SEMI_LIVE}loss.json",
                           "results/eval/confusion.csv", "results/embedding/embedding.csv",
                           "results/embedding/embedding.png"}
     (png,) = plots["results/embedding/embedding.png"]
     assert png["type"] == "image"
 
 
-def test_pretrain_curves(plots):
-    x, y, series, values = _axes(plots, "loss")
-    assert (x, y, series) == ("step", "loss", {"loss"})
-    x, y, series, _ = _axes(plots, "collapse_diagnostics")
+@pytest.mark.parametrize("name", PRETRAIN_SERIES)
+def test_pretrain_live_curves_have_step_on_x_and_every_step(plots, name):
+    x, y, series, values = _axes(plots, f"{PRETRAIN_LIVE}{name}.tsv")
+    assert (x, y, series) == ("step", name, {name})
+    assert [int(v["step"]) for v in values] == list(range(PRETRAIN_STEPS))
+
+
+def test_collapse_diagnostics(plots):
+    x, y, series, values = _axes(plots, "collapse_diagnostics")
     assert (x, series) == ("step", {"pred_var", "target_var"})
+    assert len(values) == 2 * PRETRAIN_STEPS
 
 
 def test_missing_joints_curve_has_k_on_x_and_one_line_per_mode_and_encoder(plots):
@@ -141,15 +164,17 @@ def test_missing_joints_curve_has_k_on_x_and_one_line_per_mode_and_encoder(plots
     assert sorted({int(v["k"]) for v in values}) == DROP
 
 
-def test_finetune_curves_show_pretrained_and_scratch(plots):
-    x, y, series, values = _axes(plots, "results/finetune/history.tsv")
-    assert (x, y, series) == ("epoch", "top1", {"finetune", "scratch"})
+@pytest.mark.parametrize("y", ["top1", "loss"])
+def test_finetune_curves_show_pretrained_and_scratch(plots, y):
+    x, y_field, series, values = _axes(plots, f"{FINETUNE_LIVE}{y}.json")
+    assert (x, y_field, series) == ("epoch", y, {"finetune", "scratch"})
     assert sorted(int(v["epoch"]) for v in values if v["series"] == "scratch") == [1, 2, 3]
 
 
-def test_semi_curves_show_every_subset_whatever_the_params(plots):
-    x, y, series, values = _axes(plots, "results/semi/history.tsv")
-    assert (x, y, series) == ("epoch", "top1", set(SEMI_RUNS))
+@pytest.mark.parametrize("y", ["top1", "loss"])
+def test_semi_curves_show_every_subset_whatever_the_params(plots, y):
+    x, y_field, series, values = _axes(plots, f"{SEMI_LIVE}{y}.json")
+    assert (x, y_field, series) == ("epoch", y, set(SEMI_RUNS))
     assert len(values) == 4 * len(SEMI_RUNS)
 
 

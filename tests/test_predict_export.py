@@ -5,6 +5,7 @@ that gives the eager model's logits, and dvc.yaml declares the models as DVC art
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
@@ -24,7 +25,8 @@ from skelssl.config import Params
 from skelssl.evaluation.heads import build_classifier
 from skelssl.evaluation.linear import linear_head
 from skelssl.evaluation.model_file import ProbeClassifier, build_model, read_classifier, save_stage_classifier
-from skelssl.io import save_encoder
+from skelssl.errors import SkelsslError
+from skelssl.io import load_encoder, save_encoder
 from skelssl.outputs import marker_stage
 from skelssl.pipeline.dataset import load_processed, read_meta
 from skelssl.skeleton import NTU25
@@ -158,6 +160,25 @@ def test_predict_errors_are_one_line(trained, tmp_path):
         assert result.exit_code == 1, result.output
         lines = result.output.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.output
+
+
+def test_bad_model_files_and_checkpoints_fail_with_one_line_naming_the_file(tmp_path):
+    """Encoder checkpoints and model files share one loader (skelssl.io.load_torch_file): a missing
+    file, a folder, foreign bytes, a pickled object or a non-dict is a one-line SkelsslError."""
+    (tmp_path / "folder.pt").mkdir()
+    (tmp_path / "corrupt.pt").write_bytes(b"user weights")
+    torch.save({"args": argparse.Namespace(lr=1.0)}, tmp_path / "pickled.pt")  # weights_only refuses it
+    torch.save([torch.zeros(2)], tmp_path / "list.pt")
+    cases = {"missing.pt": "{what} not found", "folder.pt": "is a folder, not {a} {what}",
+             "corrupt.pt": "not a valid {what} (", "pickled.pt": "not a valid {what} (",
+             "list.pt": "not a skelssl {what}"}
+    for load, what, a in ((load_encoder, "encoder checkpoint", "an"), (read_classifier, "model file", "a")):
+        for name, message in cases.items():
+            with pytest.raises(SkelsslError) as err:
+                load(tmp_path / name)
+            text = str(err.value)
+            assert text.startswith(f"{tmp_path / name}: {message.format(what=what, a=a)}"), text
+            assert "\n" not in text, text
 
 
 def _model_file(folder: Path, backbone: str, protocol: str, trained: Path) -> Path:

@@ -3,6 +3,7 @@ uninterrupted one (CPU)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -19,7 +20,8 @@ from helpers import LAYOUT, METHOD_NAMES, ROOT, default_params, tiny_method_para
 from skelssl.errors import SkelsslError
 from skelssl.io import load_encoder
 from skelssl.methods import build_method
-from skelssl.train import STATE_FILE, pretrain
+from skelssl.live import LiveLog
+from skelssl.train import NOT_METRICS, STATE_FILE, pretrain
 
 
 def _data(n=16, frames=8, seed=0):
@@ -36,7 +38,7 @@ class Crash(RuntimeError):
     pass
 
 
-def _train(state_dir, crash_at_step=None, name="skeleton2vec"):
+def _train(state_dir, crash_at_step=None, name="skeleton2vec", live_dir=None):
     method = _fresh_method(name)
     if crash_at_step is not None:
         original = method.after_step
@@ -51,8 +53,17 @@ def _train(state_dir, crash_at_step=None, name="skeleton2vec"):
         update={"epochs": 4, "batch_size": 4, "warmup_epochs": 1})
     run = default_params().pretrain.model_copy(update={"checkpoint_every": 1})
     x, motion = _data()
-    history = pretrain(method, x, motion, optim, 3, torch.device("cpu"), run, state_dir, "fp")
+    live = None if live_dir is None else LiveLog(live_dir, "pretrain", {"method": name}, NOT_METRICS)
+    history = pretrain(method, x, motion, optim, 3, torch.device("cpu"), run, state_dir, "fp", live=live)
+    if live is not None:
+        live.close()
     return method, history
+
+
+def _live_files(results) -> dict[str, bytes]:
+    """The live log's files (path → bytes) below a stage's results folder."""
+    live = results / "live"
+    return {str(p.relative_to(live)): p.read_bytes() for p in sorted(live.rglob("*")) if p.is_file()}
 
 
 @pytest.mark.parametrize("name", METHOD_NAMES)
@@ -66,6 +77,36 @@ def test_resume_after_a_crash_matches_an_uninterrupted_run(tmp_path, name):
     assert [r["loss"] for r in history.rows] == [r["loss"] for r in ref_history.rows]
     for (name, a), (_, b) in zip(reference.state_dict().items(), resumed.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
+
+
+def _tsv_steps(path) -> list[int]:
+    return [int(line.split("\t")[0]) for line in path.read_text().splitlines()[1:]]
+
+
+def test_resumed_run_continues_its_live_log(tmp_path):
+    """The crashed run logged steps past its last checkpoint (epoch 2); the resumed one logs the
+    checkpoint's steps again and continues: its log equals an uninterrupted run's, step for step,
+    also when the log was deleted meanwhile (as `dvc repro` deletes a stage's outputs)."""
+    _train(tmp_path / "a", live_dir=tmp_path / "ref")
+    reference = _live_files(tmp_path / "ref")
+    assert _tsv_steps(tmp_path / "ref/live/plots/metrics/loss.tsv") == list(range(16))
+    for delete_log in (False, True):
+        state, results = tmp_path / f"state-{delete_log}", tmp_path / f"run-{delete_log}"
+        with pytest.raises(Crash):
+            _train(state, crash_at_step=10, live_dir=results)
+        assert _tsv_steps(results / "live/plots/metrics/loss.tsv") == list(range(9))  # live: up to the crash
+        assert json.loads((results / "live/metrics.json").read_text())["step"] == 7  # synced each epoch
+        if delete_log:
+            for path in (results / "live").rglob("*.tsv"):
+                path.unlink()
+            (results / "live/metrics.json").unlink()
+        _train(state, live_dir=results)
+        assert _live_files(results) == reference
+    summary = json.loads(reference["metrics.json"])
+    assert summary["step"] == 15
+    assert {"loss", "grad_norm", "pred_var", "target_var"} <= set(summary)
+    assert not set(summary) & set(NOT_METRICS)  # schedules, mask ratio, counts: plotted only
+    assert {"lr.tsv", "ema_decay.tsv", "masked_pct.tsv"} <= {p.rsplit("/", 1)[-1] for p in reference}
 
 
 def test_checkpoint_of_another_run_is_ignored(tmp_path):
@@ -130,7 +171,9 @@ def test_sigkill_then_restart_gives_identical_weights(tmp_path):
     b = load_encoder(killed / "enc/encoder.pt")["state_dict"]
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
-    assert (tmp_path / "ref/hist/history.tsv").read_text() == (killed / "hist/history.tsv").read_text()
+    # the live log continued from the checkpoint: the same as the uninterrupted run's
+    assert _live_files(tmp_path / "ref/hist") == _live_files(killed / "hist")
+    assert _tsv_steps(killed / "hist/live/plots/metrics/loss.tsv") == list(range(12 * 12))
 
 
 # A state.pt that skelssl did not write (checkpoints are atomic, so it came from elsewhere) stops
@@ -202,7 +245,7 @@ def test_a_finished_run_deletes_its_checkpoint(tmp_path):
     # left by a run killed while saving (pid above any pid_max: that process is gone)
     (state / f".{STATE_FILE}.tmp-{_host()}-999999999-deadbeef").write_bytes(b"")
     stage.run(params, tmp_path / "processed", tmp_path / "enc", tmp_path / "hist", state)
-    assert (tmp_path / "enc" / "encoder.pt").exists() and (tmp_path / "hist" / "history.tsv").exists()
+    assert (tmp_path / "enc" / "encoder.pt").exists() and (tmp_path / "hist/live/metrics.json").exists()
     assert not state.exists()
     kept = tmp_path / "shared"
     (kept / "notes.txt").parent.mkdir()

@@ -322,10 +322,11 @@ def test_pretrain_of_every_method_tracks_the_params_it_reads(method, data, tmp_p
 
 
 def test_report(tmp_path, monkeypatch):
-    """The report reads the rows' params (`ROW_PARAMS`) from a dump of the whole Params, the way it
-    reads them from `dvc exp show`: the dump counts as reading those keys only."""
+    """The report reads the rows' params (`ROW_PARAMS`) and the seed its provenance names
+    (`SEED_PARAMS`) from a dump of the whole Params, the way it reads them from `dvc exp show`: the
+    dump counts as reading those keys only (one workspace row: no other param can set it apart)."""
     from skelssl.report import build, collect
-    from skelssl.report.spec import ROW_PARAMS
+    from skelssl.report.spec import ROW_PARAMS, SEED_PARAMS
 
     for metrics in (ROOT / "results").glob("*/metrics.json"):
         dest = tmp_path / "results" / metrics.parent.name / "metrics.json"
@@ -346,4 +347,4 @@ def test_report(tmp_path, monkeypatch):
     params = tiny_params()
     reads = record(params, lambda p: build.run(p, tmp_path / "report"))
     assert dumps == [params.model_dump()]  # the one dump went to _row_fields
-    check("report", params, (reads - {"<all params>"}) | set(ROW_PARAMS.values()))
+    check("report", params, (reads - {"<all params>"}) | set(ROW_PARAMS.values()) | set(SEED_PARAMS))

@@ -16,7 +16,7 @@ from skelssl.config import Params
 from skelssl.data.ntu_format import BodyFrame, write_skeleton
 from skelssl.data.sources import SOURCES
 from skelssl.data.sources.ntu import NTUSource
-from skelssl.errors import ParseError
+from skelssl.errors import ParseError, SkelsslError
 from skelssl.kernels import preprocess_batch
 from skelssl.pipeline import ingest, preprocess
 from skelssl.pipeline.npystream import NpyReader, NpyWriter
@@ -188,11 +188,11 @@ def ingested(tmp_path_factory) -> Path:
     return root / "out"
 
 
-@pytest.mark.parametrize("align", [False, True])
-def test_preprocess_chunked_equals_unchunked(ingested, tmp_path, align):
+@pytest.mark.parametrize(("align", "scale"), [(False, "none"), (True, "none"), (True, "rms")])
+def test_preprocess_chunked_equals_unchunked(ingested, tmp_path, align, scale):
     params = default_params()
     params = params.model_copy(update={"preprocess": params.preprocess.model_copy(
-        update={"frames": 16, "align_view": align})})
+        update={"frames": 16, "align_view": align, "scale": scale})})
     results = []
     for chunk in (1, 40, 10**9):  # one sample per chunk, a few samples, everything at once
         preprocess.run_chunked(params, ingested, tmp_path / f"c{chunk}", chunk)
@@ -203,11 +203,26 @@ def test_preprocess_chunked_equals_unchunked(ingested, tmp_path, align):
     index = pl.read_parquet(ingested / "index.parquet")
     joints = np.load(ingested / "joints.npy")
     offsets = np.append(index["offset"].to_numpy(), len(joints)).astype(np.int64)
-    x, motion = preprocess_batch(joints, offsets, 16, params.preprocess.crop_ratio, 1, align, 12, 16)
+    x, motion = preprocess_batch(joints, offsets, 16, params.preprocess.crop_ratio, 1, align, 12, 16, scale)
     saved = io.BytesIO()
     np.save(saved, x)
     assert results[0]["joints.npy"] == saved.getvalue()
     assert np.array_equal(np.load(tmp_path / "c1/motion.npy"), motion)
+
+
+def test_align_view_auto_aligns_3d_layouts_with_hips_and_leaves_2d_alone():
+    from skelssl.skeleton import LAYOUTS
+
+    assert preprocess.view_alignment("auto", LAYOUTS["ntu25"]) is True
+    assert preprocess.view_alignment(True, LAYOUTS["ntu25"]) is True
+    assert preprocess.view_alignment(False, LAYOUTS["ntu25"]) is False
+    two_d = [layout for layout in LAYOUTS.values() if layout.channels < 3]
+    assert two_d
+    for layout in two_d:
+        assert preprocess.view_alignment("auto", layout) is False
+        assert preprocess.view_alignment(False, layout) is False
+        with pytest.raises(SkelsslError, match="preprocess.align_view"):
+            preprocess.view_alignment(True, layout)
 
 
 def test_chunks_cover_every_sample_once():

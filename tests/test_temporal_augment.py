@@ -3,9 +3,13 @@ augmented linear probe with its best epoch, and old ST-GCN checkpoint specs."""
 
 from __future__ import annotations
 
+import io
+import logging
+
 import numpy as np
 import pytest
 import torch
+from rich.console import Console
 from torch import nn
 
 from skelssl.augment import _mamp_crop_positions, _segment_indices, clip_spans, temporal_augment
@@ -178,6 +182,37 @@ def test_augmented_probe_runs_and_reports_the_best_epoch():
     assert result.best_top1 >= result.top1
     again = linear_probe(features, y, f_test, y, 3, cfg, _gen(11))
     assert again.top1 == result.top1 and torch.equal(again.logits, result.logits)
+
+
+def test_augmented_probe_reports_its_epochs_off_a_terminal(monkeypatch):
+    """The slow (augmented) probe reports progress like the other long loops: off a terminal (dvc exp
+    queue, CI) plain `skelssl` log lines through `skelssl.console.track`."""
+    from skelssl.console import log
+    from skelssl.evaluation.features import extract_augmented_features, extract_features
+    from skelssl.evaluation.linear import linear_probe
+
+    monkeypatch.setattr("skelssl.console.console", Console(file=io.StringIO(), force_terminal=False))
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = records.append  # this test's own handler: independent of what earlier tests set up
+    x, y = _tiny_data()
+    encoder = _Pool()
+    aug = ProbeAugment(kind="crop_rotate", temporal=CROP.model_copy(update={"min_frames": 4}), rotation=0.3)
+    spans = clip_spans(torch.full((24,), 40), 0.95)
+    f_test = extract_features(encoder, x, 8, torch.device("cpu"))
+    cfg = PROBE.model_copy(update={"augment": aug})
+    level = log.level
+    log.setLevel(logging.INFO)  # setLevel, not the attribute: it also clears the logger's level cache
+    log.addHandler(handler)
+    try:
+        linear_probe(lambda epoch: extract_augmented_features(encoder, x, 8, torch.device("cpu"), aug,
+                                                              _gen(100 + epoch), spans),
+                     y, f_test, y, 3, cfg, _gen(11))
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+    lines = [r.getMessage() for r in records]
+    assert lines == [f"linear probe epochs: {k}/{cfg.epochs}" for k in range(1, cfg.epochs + 1)]
 
 
 def test_default_probe_path_is_unchanged():

@@ -15,6 +15,9 @@ Pretraining sees only the train-minus-val part; the probe trains on it and is sc
 Usage:
   python benchmarks/real/tune.py --dataset msr --method mamp --set methods.mamp.optim.epochs=60 \
       [--frames 32] [--align] [--scale rms] [--seed 0] [--probe default --probe lr=0.03,epochs=200]
+
+`--scale rms` sets `preprocess.scale: rms` (skelssl.kernels.rms_scale; runs 1-71 of runs.tsv used
+an earlier in-script version applied after the crop/resize, the same rule on the resampled clip).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import numpy as np
 import torch
 import yaml
 
+from skelssl.augment import clip_spans
 from skelssl.backbones import backbone_spec, random_backbone
 from skelssl.config import Params
 from skelssl.evaluation.features import extract_features, topk_accuracy
@@ -63,12 +67,12 @@ def set_dotted(raw: dict, key: str, value: str) -> None:
     node[parts[-1]] = yaml.safe_load(value)
 
 
-def make_params(dataset: str, sets: list[str], frames: int, align: bool, seed: int) -> Params:
+def make_params(dataset: str, sets: list[str], frames: int, align: bool, scale: str, seed: int) -> Params:
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     d = DATASETS[dataset]
     raw["ingest"].update(source=d["source"], input=str(d["input"]), on_error="skip", workers=1)
     raw["base"].update(split=d["split"], seed=seed)
-    raw["preprocess"].update(frames=frames, align_view=align)
+    raw["preprocess"].update(frames=frames, align_view=align, scale=scale)
     raw["pretrain"].update(threads=2, device="cpu", checkpoint_every=0)
     for s in sets:
         k, v = s.split("=", 1)
@@ -81,26 +85,10 @@ def processed_dir(params: Params, dataset: str) -> Path:
     if not ing.exists():
         ingest.run(params, Path(params.ingest.input), ing)
     pp = params.preprocess
-    out = CACHE / dataset / f"proc_T{pp.frames}_align{int(pp.align_view)}_c{int(pp.center)}_crop{pp.crop_ratio}"
+    out = CACHE / dataset / f"proc_T{pp.frames}_align{int(pp.align_view)}_c{int(pp.center)}_crop{pp.crop_ratio}_scale{pp.scale}"
     if not out.exists():
         preprocess.run(params, ing, out)
     return out
-
-
-def scale_normalise(x: torch.Tensor, motion: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-clip scale: divide each clip by the RMS distance of its (non-zero) joints from their mean."""
-    if mode == "none":
-        return x, motion
-    n, m = x.shape[:2]
-    x = x.clone()
-    motion = motion.clone()
-    for i in range(n):
-        present = x[i].abs().flatten(1).sum(1) > 0  # persons with data
-        pts = x[i][present].reshape(-1, x.shape[-1])
-        s = (pts - pts.mean(0)).pow(2).sum(1).mean().sqrt().clamp_min(1e-6)
-        x[i][present] = x[i][present] / s
-        motion[i] = motion[i] / s
-    return x, motion
 
 
 def parse_probe(text: str, base):
@@ -111,6 +99,12 @@ def parse_probe(text: str, base):
         k, v = kv.split("=")
         upd[k] = yaml.safe_load(v)
     return base.model_validate({**base.model_dump(), **upd})
+
+
+def probe_label(text: str, cfg) -> str:
+    """`text`, with the epochs and batch size spelled out for "default" (params.yaml's recipe changed
+    over the study: 60 epochs / batch 64 in runs 1-136 of runs.tsv, 200 / 16 from run 137 on)."""
+    return f"default[epochs={cfg.epochs},batch_size={cfg.batch_size}]" if text == "default" else text
 
 
 def main() -> None:
@@ -125,7 +119,7 @@ def main() -> None:
     ap.add_argument("--probe", action="append", default=[])
     ap.add_argument("--label", default="")
     a = ap.parse_args()
-    params = make_params(a.dataset, [f"method={a.method}", *a.set], a.frames, a.align, a.seed)
+    params = make_params(a.dataset, [f"method={a.method}", *a.set], a.frames, a.align, a.scale, a.seed)
     configure_torch(2)
     device = torch.device("cpu")
     data = load_processed(processed_dir(params, a.dataset))
@@ -134,7 +128,9 @@ def main() -> None:
     val_mask = DATASETS[a.dataset]["val"](data.index) & train_flags
     fit_mask = train_flags & ~val_mask
     labels = torch.from_numpy(data.index["label"].to_numpy().astype(np.int64))
-    x_all, mo_all = scale_normalise(data.x, data.motion, a.scale)
+    x_all, mo_all = data.x, data.motion
+    spans_all = clip_spans(torch.from_numpy(data.index["frames"].to_numpy().astype(np.int64)),
+                           params.preprocess.crop_ratio)
     fit = torch.from_numpy(np.flatnonzero(fit_mask))
     val = torch.from_numpy(np.flatnonzero(val_mask))
     x, motion, y = x_all[fit], mo_all[fit], labels[fit]
@@ -145,7 +141,8 @@ def main() -> None:
     torch.manual_seed(derive_seed(params.base.seed, "init", params.method))
     method = build_method(params.method, cfg, layout=layout, frames=frames)
     t0 = time.time()
-    history = pretrain(method, x, motion, cfg.optim, params.base.seed, device, params.pretrain, None, "")
+    history = pretrain(method, x, motion, cfg.optim, params.base.seed, device, params.pretrain, None, "",
+                       spans=spans_all[fit])
     secs = time.time() - t0
     loss = history.rows[-1]["loss"] if history.rows else float("nan")
     encoder = method.export_encoder()
@@ -164,7 +161,7 @@ def main() -> None:
             res[name] = (lin, knn)
         line = [a.dataset, a.method, setting, str(a.seed), f"{secs:.0f}", f"{loss:.4f}",
                 f"{res['pre'][0]:.1f}", f"{res['rnd'][0]:.1f}", f"{res['pre'][1]:.1f}", f"{res['rnd'][1]:.1f}",
-                f"{res['pre'][0] - res['rnd'][0]:+.1f}", ptext, f"fit={len(fit)},val={len(val)}"]
+                f"{res['pre'][0] - res['rnd'][0]:+.1f}", probe_label(ptext, pcfg), f"fit={len(fit)},val={len(val)}"]
         print("\t".join(line), flush=True)
         with open(ROOT / "benchmarks" / "real" / "runs.tsv", "a") as fh:
             fh.write("\t".join(line) + "\n")

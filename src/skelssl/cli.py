@@ -96,7 +96,7 @@ def preprocess(
 def pretrain(
     processed_dir: ProcessedDir,
     out_dir: Annotated[Path, _path("folder for encoder.pt", "artifacts/pretrain")],
-    history_dir: Annotated[Path, _path("folder for history.tsv", "results/pretrain")],
+    history_dir: Annotated[Path, _path("folder for the live log (live/: dvclive metrics and plots)", "results/pretrain")],
     state_dir: Annotated[Path, _path("folder for the resumable checkpoint", "artifacts/pretrain-state")],
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
@@ -169,7 +169,7 @@ def report(
     origin: Annotated[str, typer.Option("--from", help="workspace | exps (dvc exp show) | both")] = "both",
     out: Annotated[Path, typer.Option("--out", help="folder for report.md and report.png")] = Path("docs/report"),
     latest_per_method: Annotated[bool, typer.Option("--latest-per-method",
-                                                    help="keep the newest row per method and dataset")] = False,
+                                                    help="keep the newest group of seeds per method and dataset")] = False,
     all_commits: Annotated[bool, typer.Option("--all-commits",
                                               help="experiments of every commit (dvc exp show -A)")] = False,
     params: ParamsOption = Path("params.yaml"),

@@ -142,7 +142,10 @@ class PreprocessParams(Strict):
     frames: Annotated[StrictInt, Field(ge=4, le=4096)]  # T after valid-frame crop + resize (papers: 64-300)
     crop_ratio: Annotated[StrictFloat, Field(gt=0, le=1)]  # centre crop of the valid frames (0.95 MAMP test)
     center: StrictBool  # subtract the layout's centre joint of actor 1, first valid frame
-    align_view: StrictBool  # rotate about the vertical axis so the hips face the camera
+    # rotate about the vertical axis so the hips face the camera; auto: where the layout can be
+    # (3D with hips), true: required (an error on 2D layouts), false: never
+    align_view: StrictBool | Literal["auto"]
+    scale: Literal["none", "rms"]  # rms: divide each clip by its joints' RMS spread (skelssl.kernels.rms_scale)
 
 
 # ---------------------------------------------------------------------------- pretrain

@@ -4,7 +4,7 @@ The exported file holds the whole classifier (encoder + head, traced with `torch
 mode: input float32 (N, M, T, V, C) of preprocessed clips, any N; output logits (N, K)) and, as the
 TorchScript extra file `skelssl.json`, what using it needs: the class names, the skeleton layout
 (name and joint order), the input shape, and the preprocessing the clips must get first (frames,
-crop_ratio, center, align_view: skelssl.pipeline.preprocess), plus where the model came from. It
+crop_ratio, center, align_view, scale: skelssl.pipeline.preprocess), plus where the model came from. It
 loads with plain torch, without skelssl:
 
     import json, torch

@@ -5,7 +5,8 @@ skelssl.evaluation.model_file) carries everything the prediction needs, never pa
 sequences are read by the ingest source (`skelssl.data.sources.SOURCES`; default: the source the
 model was trained on) with the training run's reading options (second person, NTU denoising, ...),
 then preprocessed by the same kernel as the `preprocess` stage (`skelssl.kernels.preprocess_batch`)
-with the training run's frames, crop_ratio, center and align_view, and classified in eval mode.
+with the training run's frames, crop_ratio, center, align_view and scale ("none" for model files
+written before `preprocess.scale` existed), and classified in eval mode.
 
 Any folder the source reads works. The generic source (`<name>.npy` arrays, skelssl.data.sources.
 generic) needs no labels.csv here: without one every `.npy` array of the folder is classified; a
@@ -123,6 +124,7 @@ def preprocess_sequences(sequences: list[Sequence], payload: dict[str, Any]) -> 
     """(N, M, T, V, C): the training run's preprocessing (skelssl.pipeline.preprocess) of the clips,
     persons zero-padded to the model's M."""
     from skelssl.kernels import preprocess_batch
+    from skelssl.pipeline.preprocess import view_alignment
     from skelssl.skeleton import LAYOUTS
 
     prep, persons, layout = payload["data"]["preprocess"], int(payload["persons"]), LAYOUTS[payload["layout"]]
@@ -141,7 +143,7 @@ def preprocess_sequences(sequences: list[Sequence], payload: dict[str, Any]) -> 
     left, right = layout.hips or (-1, -1)
     x, _ = preprocess_batch(np.ascontiguousarray(np.concatenate(clips)), offsets, prep["frames"],
                             prep["crop_ratio"], layout.center if prep["center"] else -1,
-                            prep["align_view"], left, right)
+                            view_alignment(prep["align_view"], layout), left, right, prep.get("scale", "none"))
     return torch.from_numpy(x)
 
 

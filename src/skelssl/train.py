@@ -1,5 +1,7 @@
 """The one pretraining loop: Adam/AdamW, warmup + half-cosine lr per step, grad clipping, bf16
-autocast, gradient accumulation, DDP (torchrun), per-step history, resumable checkpoints.
+autocast, gradient accumulation, DDP (torchrun), per-step history, resumable checkpoints, and a
+live log (`skelssl.live.LiveLog`): every step's row as it is trained, metrics.json after every
+epoch; a resumed run logs the restored steps again first, so its log is the uninterrupted run's.
 
 Every random draw is a pure function of (seed, epoch) or (seed, step, shard): each epoch's
 permutation comes from a generator seeded by (seed, epoch); each global batch is cut into
@@ -29,11 +31,15 @@ from skelssl.console import log, track
 from skelssl.distributed import barrier, current, mean_across
 from skelssl.errors import SkelsslError
 from skelssl.io import atomic_file
+from skelssl.live import LiveLog
 from skelssl.outputs import remove_stale_temporaries
 from skelssl.methods.base import Batch, Method
 from skelssl.repro import derive_seed, torch_generator
 
 HISTORY_COLUMNS = ("step", "epoch", "lr", "loss", "grad_norm")
+# per-step values that are plotted but are not results, so not in the live metrics.json: the lr
+# and EMA schedules, the mask ratio drawn, the clips / graphs in the batch (sample counts)
+NOT_METRICS = ("lr", "ema_decay", "masked_pct", "sequences", "graphs")
 STATE_FILE = "state.pt"
 
 
@@ -90,6 +96,10 @@ class History:
         for row in self.rows:
             lines.append("\t".join(_fmt(row[c]) for c in columns))
         return "\n".join(lines) + "\n"
+
+
+def _log_row(live: LiveLog, row: dict[str, float]) -> None:
+    live.log(int(row["step"]), {k: v for k, v in row.items() if k not in ("step", "epoch")})
 
 
 def _fmt(value: float) -> str:
@@ -177,14 +187,17 @@ def clear_state(folder: Path) -> None:
 
 def pretrain(method: Method, x: torch.Tensor, motion: torch.Tensor, cfg: OptimParams, seed: int,
              device: torch.device, run: PretrainParams | None = None, state_dir: Path | None = None,
-             fingerprint: str = "", spans: torch.Tensor | None = None) -> History:
+             fingerprint: str = "", spans: torch.Tensor | None = None,
+             live: LiveLog | None = None) -> History:
     """Train `method` on x (N, M, T, V, C) and motion (N, M, T, V); return the per-step history.
     `spans` (N, 3): the original clips' valid frames (`skelssl.augment.clip_spans`), handed to the
     method's temporal augmentation in `Batch.spans`.
 
     The method augments and masks its batches itself, with the step's generator. With
     `state_dir`, a checkpoint is written atomically every `run.checkpoint_every` epochs and
-    the loop resumes from it when the fingerprint matches.
+    the loop resumes from it when the fingerprint matches. With `live` (the main process's), every
+    step's values but `epoch` are logged at that step, and metrics.json is synced after every
+    epoch; on resume the checkpoint's steps are logged again first.
     """
     amp = run is not None and run.amp
     every = run.checkpoint_every if run is not None else 0
@@ -214,6 +227,13 @@ def pretrain(method: Method, x: torch.Tensor, motion: torch.Tensor, cfg: OptimPa
     if state_dir is not None:
         state_dir.mkdir(parents=True, exist_ok=True)
         start_epoch, history = _load_state(state_dir, method, optimizer, fingerprint)
+    if live is not None:
+        live.log_params({"steps_per_epoch": steps_per_epoch, "total_steps": total,
+                         "processes": info.world, "grad_accum": micro})
+        for row in history.rows:  # a resumed run's steps so far, from its checkpoint
+            _log_row(live, row)
+        if history.rows:
+            live.sync()
     log.info("pretrain: %d samples, %d steps (%d/epoch), device %s%s", n, total, steps_per_epoch,
              device, ", bf16 autocast" if amp else "")
     started = time.perf_counter()
@@ -249,7 +269,11 @@ def pretrain(method: Method, x: torch.Tensor, motion: torch.Tensor, cfg: OptimPa
             averaged = {k: sum(d[k] for d in logs) / micro for k in logs[0]}
             history.rows.append({"step": step, "epoch": epoch, "lr": lr, "loss": loss,
                                  "grad_norm": grad_norm.item(), **averaged, **extra})
+            if live is not None:
+                _log_row(live, history.rows[-1])
         done = epoch + 1
+        if live is not None:
+            live.sync()
         if state_dir is not None and every and (done % every == 0 or done == cfg.epochs):
             if info.is_main:
                 _save_state(state_dir, method, optimizer, done, history, fingerprint)

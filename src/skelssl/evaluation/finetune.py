@@ -38,6 +38,7 @@ pure function of its inputs and the generator's state and leaves the caller's gl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -147,9 +148,12 @@ def _train_epoch(model: nn.Module, opt: torch.optim.Optimizer, loss_fn: nn.Modul
 def finetune(encoder: nn.Module, backbone: str, train: tuple[torch.Tensor, torch.Tensor],
              test: tuple[torch.Tensor, torch.Tensor], classes: int, cfg: FinetuneParams, epochs: int,
              generator: torch.Generator, device: torch.device, label: str = "finetune",
-             keep_model: bool = False) -> FinetuneResult:
+             keep_model: bool = False,
+             on_epoch: Callable[[int, float, float], None] | None = None) -> FinetuneResult:
     """Train a copy of `encoder` with the backbone's head on train (x, y); test after every epoch.
-    `keep_model`: the result holds the trained model (eval mode), e.g. to save it."""
+    `keep_model`: the result holds the trained model (eval mode), e.g. to save it. `on_epoch(epoch,
+    loss, top1)` is called after every epoch (1-based epoch, mean training loss, test top-1), e.g.
+    to log it live (`skelssl.pipeline.finetune`); it does not touch the training's randomness."""
     x, y = train
     batch = min(cfg.batch_size, len(x))
     if batch < 2:
@@ -168,4 +172,6 @@ def finetune(encoder: nn.Module, backbone: str, train: tuple[torch.Tensor, torch
                                        generator, device))
             top1.append(_test_top1(model, *test, cfg.batch_size, device))
             log.info("%s epoch %d/%d loss %.4f top1 %.2f", label, epoch + 1, epochs, losses[-1], top1[-1])
+            if on_epoch is not None:
+                on_epoch(epoch + 1, losses[-1], top1[-1])
     return FinetuneResult(top1, losses, model.eval() if keep_model else None)

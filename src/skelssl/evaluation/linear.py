@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from skelssl.config import LinearParams
+from skelssl.console import track
 from skelssl.evaluation.features import topk_accuracy
 
 
@@ -89,7 +90,8 @@ def train_linear_head(train_x: torch.Tensor | Callable[[int], torch.Tensor], tra
                       on_epoch: Callable[[int, nn.Module], None] | None = None) -> nn.Sequential:
     """Train the probe head; returned in eval mode. `train_x`: fixed features (N, D), or a function
     epoch → that epoch's features (augmented clips). `on_epoch(epoch, head)` runs after every epoch
-    with the head in eval mode (test accuracy per epoch); it must not use `generator`."""
+    with the head in eval mode (test accuracy per epoch); it must not use `generator`. Progress over
+    the epochs is reported by `skelssl.console.track` (a bar on a terminal, log lines otherwise)."""
     features = train_x if callable(train_x) else (lambda epoch: train_x)
     first = features(0)
     head = linear_head(first.shape[1], classes, generator, cfg.head)
@@ -101,7 +103,7 @@ def train_linear_head(train_x: torch.Tensor | Callable[[int], torch.Tensor], tra
     total = steps_per_epoch * cfg.epochs
     loss_fn = nn.CrossEntropyLoss()
     step = 0
-    for epoch in range(cfg.epochs):
+    for epoch in track(range(cfg.epochs), "linear probe epochs"):
         epoch_x = first if epoch == 0 else features(epoch)
         head.train()
         order = torch.randperm(n, generator=generator)

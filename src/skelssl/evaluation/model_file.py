@@ -18,7 +18,7 @@ pickled objects), written atomically (`skelssl.io.atomic_file`):
      "meta": {...}}                       # method, seed, split, encoder meta, test metrics
 
 `data.ingest` (the reading options of the training data: second_person, denoise, and pku_mmd / npz
-for those sources) and `data.preprocess` (frames, crop_ratio, center, align_view) are the values the
+for those sources) and `data.preprocess` (frames, crop_ratio, center, align_view, scale) are the values the
 training data was made with, read from the processed dataset's meta.json (written by the ingest and
 preprocess stages), so a prediction sees exactly the training preprocessing whatever params.yaml
 holds now. They are None for a processed folder written by an older version (predict refuses).
@@ -40,7 +40,7 @@ from skelssl.backbones import backbone_from_spec
 from skelssl.errors import SkelsslError
 from skelssl.evaluation.heads import build_classifier
 from skelssl.evaluation.linear import linear_head
-from skelssl.io import atomic_file
+from skelssl.io import atomic_file, load_torch_file
 
 FORMAT = 1
 KIND = "skelssl-classifier"
@@ -100,18 +100,10 @@ def save_classifier(path: Path, model: nn.Module, protocol: str, backbone: dict[
 
 def read_classifier(path: Path) -> dict[str, Any]:
     """A model file's payload (never unpickles objects); SkelsslError naming the file otherwise."""
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise SkelsslError(f"{path}: model file not found") from None
-    except IsADirectoryError:
-        raise SkelsslError(f"{path}: is a folder, not a model file") from None
-    except Exception as exc:  # torch raises several types for corrupt files
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SkelsslError(f"{path}: not a valid model file ({reason})") from None
-    if not isinstance(payload, dict) or payload.get("kind") != KIND:
+    payload = load_torch_file(path, "model file")
+    if payload.get("kind") != KIND:
         hint = (" (an encoder checkpoint: classifiers are artifacts/finetune/classifier.pt and "
-                "artifacts/eval/probe.pt)" if isinstance(payload, dict) and "backbone" in payload else "")
+                "artifacts/eval/probe.pt)" if "backbone" in payload else "")
         raise SkelsslError(f"{path}: not a skelssl classifier file{hint}")
     if payload.get("format") != FORMAT or payload.get("protocol") not in PROTOCOLS:
         raise SkelsslError(f"{path}: unsupported classifier format {payload.get('format')!r} "

@@ -2,7 +2,7 @@
 
 from skelssl.kernels.batch import preprocess_batch, preprocess_batch_kernel
 from skelssl.kernels.motion import motion, motion_magnitude
-from skelssl.kernels.normalize import align_view, center, first_present_frame, person_present
+from skelssl.kernels.normalize import align_view, center, first_present_frame, person_present, rms_scale
 from skelssl.kernels.resample import crop_resize, valid_length
 
 __all__ = [
@@ -15,5 +15,6 @@ __all__ = [
     "person_present",
     "preprocess_batch",
     "preprocess_batch_kernel",
+    "rms_scale",
     "valid_length",
 ]

@@ -1,4 +1,4 @@
-"""Whole-dataset preprocessing driver: centre -> align -> crop/resize -> motion magnitude."""
+"""Whole-dataset preprocessing driver: centre -> align -> scale -> crop/resize -> motion magnitude."""
 
 from __future__ import annotations
 
@@ -6,16 +6,17 @@ import numba
 import numpy as np
 
 from skelssl.kernels.motion import motion_magnitude
-from skelssl.kernels.normalize import align_view, center
+from skelssl.kernels.normalize import align_view, center, rms_scale
 from skelssl.kernels.resample import crop_resize
 
 
 @numba.njit(cache=True, parallel=True)
-def preprocess_batch_kernel(joints, offsets, frames, crop_ratio, center_joint, align, left, right):
+def preprocess_batch_kernel(joints, offsets, frames, crop_ratio, center_joint, align, left, right, scale):
     """Jitted driver; call :func:`preprocess_batch`, which validates the inputs first.
 
     Sample i is ``joints[offsets[i]:offsets[i + 1]]`` ``(F_i, M, V, C)``. Per sample (prange):
-    :func:`center` if ``center_joint >= 0``, :func:`align_view` if ``align``, then
+    :func:`center` if ``center_joint >= 0``, :func:`align_view` if ``align``, :func:`rms_scale`
+    if ``scale``, then
     :func:`crop_resize` to ``frames`` and :func:`motion_magnitude` of the resized clip.
     Returns ``X`` float32 ``(N, M, frames, V, C)`` and ``Mot`` float32 ``(N, M, frames, V)``
     (person axis moved before time).
@@ -32,6 +33,8 @@ def preprocess_batch_kernel(joints, offsets, frames, crop_ratio, center_joint, a
             sample = center(sample, center_joint)
         if align:
             sample = align_view(sample, left, right)
+        if scale:
+            sample = rms_scale(sample)
         clip = crop_resize(sample, frames, crop_ratio)
         mag = motion_magnitude(clip)
         for m in range(n_persons):
@@ -58,13 +61,15 @@ def preprocess_batch(
     align: bool = False,
     left: int = 12,
     right: int = 16,
+    scale: str = "none",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Validate inputs, then run :func:`preprocess_batch_kernel` (see there for the rules).
 
     ``joints``: C-contiguous float32 ``(sum F_i, M, V, C)``; ``offsets``: contiguous int64
     ``(N + 1,)`` with ``offsets[0] == 0``, non-decreasing, ``offsets[-1] == len(joints)``.
     ``center_joint < 0`` disables centring. Defaults: NTU-25 spine-middle centre and hips
-    (12 left, 16 right, 0-based) for the optional alignment. Raises ValueError on bad input.
+    (12 left, 16 right, 0-based) for the optional alignment. ``scale``: "none" | "rms"
+    (:func:`rms_scale`, after centring and alignment). Raises ValueError on bad input.
     """
     if not isinstance(joints, np.ndarray) or joints.dtype != np.float32:
         got = getattr(joints, "dtype", type(joints).__name__)
@@ -97,6 +102,8 @@ def preprocess_batch(
             raise ValueError("align needs x, y, z coordinates (C >= 3)")
         if not (0 <= left < n_joints and 0 <= right < n_joints):
             raise ValueError(f"left/right joints ({left}, {right}) out of range for V={n_joints}")
+    if scale not in ("none", "rms"):
+        raise ValueError(f"scale must be 'none' or 'rms', got {scale!r}")
     return preprocess_batch_kernel(
-        joints, offsets, frames, crop_ratio, center_joint, bool(align), left, right
+        joints, offsets, frames, crop_ratio, center_joint, bool(align), left, right, scale == "rms"
     )

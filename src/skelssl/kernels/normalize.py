@@ -1,4 +1,5 @@
-"""Spatial normalisation kernels: person presence, CTR-GCN translation, optional view alignment.
+"""Spatial normalisation kernels: person presence, CTR-GCN translation, optional view alignment,
+optional per-clip scale normalisation.
 
 Layout of one sample: ``(F, M, V, C)`` = frames, persons, joints, coords. A person-frame whose
 ``V*C`` values are all exactly zero is *absent* and stays exactly zero through every kernel.
@@ -102,4 +103,50 @@ def align_view(x, left, right):
                     pz = np.float64(x[t, m, v, 2])
                     out[t, m, v, 0] = cos * px + sin * pz
                     out[t, m, v, 2] = -sin * px + cos * pz
+    return out
+
+
+@numba.njit(cache=True)
+def rms_scale(x):
+    """Optional per-clip scale normalisation (skelssl's, not a paper's: `preprocess.scale: rms`).
+
+    Divides every present person-frame of the clip by the root-mean-square distance of the
+    clip's present joints from their mean over all present person-frames, so that body size and
+    distance to the camera no longer set the coordinates' magnitude (real multi-view Kinect data;
+    the value is about 0.4 m for a standing adult in NTU). Call it after :func:`center` and
+    :func:`align_view`. Absent person-frames stay zero; a clip with no present joint, or whose
+    spread is below 1e-6, is returned unchanged (a copy).
+    """
+    n_frames, n_persons, n_joints, n_coords = x.shape
+    out = x.copy()
+    present = person_present(x)
+    count = 0
+    mean = np.zeros(n_coords, dtype=np.float64)
+    for t in range(n_frames):
+        for m in range(n_persons):
+            if present[t, m]:
+                for v in range(n_joints):
+                    count += 1
+                    for c in range(n_coords):
+                        mean[c] += np.float64(x[t, m, v, c])
+    if count == 0:
+        return out
+    mean /= count
+    total = 0.0
+    for t in range(n_frames):
+        for m in range(n_persons):
+            if present[t, m]:
+                for v in range(n_joints):
+                    for c in range(n_coords):
+                        d = np.float64(x[t, m, v, c]) - mean[c]
+                        total += d * d
+    rms = np.sqrt(total / count)
+    if rms < 1e-6:
+        return out
+    for t in range(n_frames):
+        for m in range(n_persons):
+            if present[t, m]:
+                for v in range(n_joints):
+                    for c in range(n_coords):
+                        out[t, m, v, c] = np.float64(x[t, m, v, c]) / rms
     return out

@@ -2,44 +2,52 @@
 test split (`skelssl.evaluation.finetune` holds the recipe).
 
 `run_finetune` writes `metrics.json` {"finetune": …, "scratch": …} (each: top1_last, the headline;
-top1_best and best_epoch, the maximum over epochs that MAMP's script reports) and `history.tsv`
-(long: epoch, series = the run, top1 = test top-1 after that epoch) for `dvc plots`. The scratch
-baseline is the same recipe from the randomly initialised encoder that stage `evaluate` also uses
-(seed key "random_init"), with layer_decay 1.0 (MAMP's scratch setting).
+top1_best and best_epoch, the maximum over epochs that MAMP's script reports) atomically at the
+end. The scratch baseline is the same recipe from the randomly initialised encoder that stage
+`evaluate` also uses (seed key "random_init"), with layer_decay 1.0 (MAMP's scratch setting).
 
 `run_semi` fine-tunes on `evaluate.semi.repeats` label subsets per fraction for
 `evaluate.semi.epochs` epochs; repeat r of fraction f draws its subset and its training randomness
 from the seed derive_seed(base.seed, f"semi/{f}/{r}"); metrics.json holds per fraction ("1%",
 "10%") the last-epoch top-1 of each run, their mean and sample standard deviation (0 for one
-run), and the mean of the per-run best top-1; history.tsv as above, one run per subset.
-Baseline: every subset is also fine-tuned from the random-init encoder with the scratch recipe
-(layer_decay 1.0, same `evaluate.semi.epochs`, generator key "scratch" of the run's seed), on
-exactly the same subset; metrics.json holds those summaries under the top-level key
-"semi_scratch" (next to "semi"; "scratch" already names the full-label baseline) and history.tsv
-appends their runs (series "semi scratch 1% #0", …) after the pretrained runs'.
+run), and the mean of the per-run best top-1. Baseline: every subset is also fine-tuned from the
+random-init encoder with the scratch recipe (layer_decay 1.0, same `evaluate.semi.epochs`,
+generator key "scratch" of the run's seed), on exactly the same subset; metrics.json holds those
+summaries under the top-level key "semi_scratch" (next to "semi"; "scratch" already names the
+full-label baseline).
+
+Both log live while they train (`skelssl.live`, folder `OUT_DIR/live/`): after every epoch of every
+run, `plots/custom/top1.json` and `plots/custom/loss.json` (long: epoch, series = the run, top1 =
+test top-1 % after that epoch / loss = its mean training loss; dvc.yaml draws one line per series
+with the template `.dvc/plots/series.json`, whatever `evaluate.semi` fractions and repeats are),
+`metrics.json` (each run's latest test top-1 under `<run>/top1`, semi's under
+`<semi|semi_scratch>/<fraction>/#<repeat>/top1`, and `step`, the epochs done over all runs) and
+`params.yaml` (recipe, seed, split, clip counts, semi's subset sizes: facts, not metrics). Series
+names: "finetune", "scratch"; "semi 1% #0", "semi scratch 1% #0", …
 """
 
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from skelssl.outputs import claim_output_dir
 from skelssl.backbones import backbone_from_checkpoint, random_backbone
-from skelssl.config import Params
+from skelssl.config import FinetuneParams, Params
 from skelssl.console import log
 from skelssl.evaluation.finetune import FinetuneResult, finetune
 from skelssl.evaluation.subsets import label_subset
-from skelssl.io import atomic_file, load_encoder, write_json
+from skelssl.io import load_encoder, write_json
+from skelssl.live import LiveLog, check_live_dir
 from skelssl.evaluation.model_file import save_stage_classifier
 from skelssl.pipeline.dataset import Processed, load_processed, read_meta
 from skelssl.repro import configure_torch, derive_seed, resolve_device, torch_generator
 
 METRICS = "metrics.json"
 CLASSIFIER = "classifier.pt"  # the fine-tuned model, in the stage's model folder
-HISTORY = "history.tsv"
 
 Split = tuple[torch.Tensor, torch.Tensor]
 
@@ -60,15 +68,38 @@ def finetune_summary(result: FinetuneResult) -> dict:
             "best_epoch": result.best_epoch}
 
 
-def _write_history(path: Path, runs: dict[str, FinetuneResult]) -> None:
-    """Long TSV `epoch`, `series` (the run), `top1` (test top-1 after that epoch), runs in order.
-    Long, not one column per run, so `dvc plots` (template `.dvc/plots/series.json`: one line per
-    `series` value) draws every run whatever `evaluate.semi` fractions and repeats ask for."""
-    lines = ["epoch\tseries\ttop1"]
-    for name, result in runs.items():
-        lines += [f"{e}\t{name}\t{top1:.4g}" for e, top1 in enumerate(result.top1, start=1)]
-    with atomic_file(path) as tmp:
-        tmp.write_text("\n".join(lines) + "\n")
+class RunCurves:
+    """The live log of a stage's fine-tuning runs, which train one after the other: `on_epoch` of
+    a run logs its test top-1 (metrics.json `<key>/top1`) and appends to the long tables
+    top1.json and loss.json (epoch, series, value) that dvc.yaml draws, one line per series."""
+
+    def __init__(self, live: LiveLog) -> None:
+        self.live = live
+        self.epochs = 0  # over all runs: the log's step
+        self.tables: dict[str, list[dict]] = {"top1": [], "loss": []}
+
+    def on_epoch(self, series: str, key: str) -> Callable[[int, float, float], None]:
+        def log_epoch(epoch: int, loss: float, top1: float) -> None:
+            self.epochs += 1
+            self.tables["top1"].append({"epoch": epoch, "series": series, "top1": round(top1, 2)})
+            self.tables["loss"].append({"epoch": epoch, "series": series, "loss": loss})
+            self.live.log(self.epochs, {f"{key}/top1": round(top1, 2)}, plot=False)
+            for name, rows in self.tables.items():
+                self.live.log_table(name, rows)
+            self.live.sync()
+
+        return log_epoch
+
+
+def _run_params(params: Params, data: Processed, backbone: str, n_train: int, n_test: int,
+                exclude: tuple[str, ...] = ()) -> dict:
+    """What the live log's params.yaml holds: settings, the recipe (but `exclude`: only what the
+    stage reads) and the clip counts."""
+    recipe = params.evaluate.finetune
+    return {"split": params.base.split, "seed": params.base.seed, "backbone": backbone,
+            "classes": data.num_classes, "train_samples": n_train, "test_samples": n_test,
+            "finetune": {k: getattr(recipe, k) for k in FinetuneParams.model_fields if k not in exclude},
+            "scratch_layer_decay": 1.0}
 
 
 def run_finetune(params: Params, processed_dir: Path, encoder_path: Path, out_dir: Path,
@@ -76,7 +107,8 @@ def run_finetune(params: Params, processed_dir: Path, encoder_path: Path, out_di
     """Fine-tune and train from scratch; with `model_dir` (dvc.yaml: artifacts/finetune), the
     fine-tuned model (encoder + head) is saved there as `classifier.pt` for `skelssl predict` and
     `skelssl export` (format: skelssl.evaluation.model_file)."""
-    claim_output_dir(out_dir, "finetune", (METRICS, HISTORY), inputs=(processed_dir, encoder_path))
+    check_live_dir(out_dir, "finetune")
+    claim_output_dir(out_dir, "finetune", (METRICS,), inputs=(processed_dir, encoder_path))
     if model_dir is not None:
         claim_output_dir(model_dir, "finetune", (CLASSIFIER,), inputs=(processed_dir, encoder_path))
     data, checkpoint, device = _setup(params, processed_dir, encoder_path)
@@ -85,14 +117,17 @@ def run_finetune(params: Params, processed_dir: Path, encoder_path: Path, out_di
     encoders = {"finetune": (backbone_from_checkpoint(checkpoint), cfg),
                 "scratch": (random_backbone(spec, derive_seed(seed, "random_init")),
                             cfg.model_copy(update={"layer_decay": 1.0}))}
-    runs = {run: finetune(encoder, spec["config"]["name"], _labelled(data, split, True),
-                          _labelled(data, split, False), data.num_classes, run_cfg, cfg.epochs,
-                          torch_generator(seed, run), device, run,
-                          keep_model=model_dir is not None and run == "finetune")
+    train, test = _labelled(data, split, True), _labelled(data, split, False)
+    live = LiveLog(out_dir, "finetune", _run_params(params, data, spec["config"]["name"], len(train[0]),
+                                                    len(test[0])))
+    curves = RunCurves(live)
+    runs = {run: finetune(encoder, spec["config"]["name"], train, test, data.num_classes, run_cfg,
+                          cfg.epochs, torch_generator(seed, run), device, run,
+                          keep_model=model_dir is not None and run == "finetune",
+                          on_epoch=curves.on_epoch(run, run))
             for run, (encoder, run_cfg) in encoders.items()}
     metrics = {run: finetune_summary(result) for run, result in runs.items()}
     write_json(out_dir / METRICS, metrics)
-    _write_history(out_dir / HISTORY, runs)
     if model_dir is not None:
         model = runs["finetune"].model
         assert model is not None
@@ -100,6 +135,7 @@ def run_finetune(params: Params, processed_dir: Path, encoder_path: Path, out_di
                               data.index, data.x.shape[1], read_meta(processed_dir),
                               {"method": checkpoint.get("meta", {}).get("method"), "seed": seed,
                                "split": split, "metrics": metrics["finetune"]})
+    live.close()
     log.info("finetune: %s", metrics)
 
 
@@ -109,7 +145,8 @@ def fraction_key(fraction: float) -> str:
 
 
 def run_semi(params: Params, processed_dir: Path, encoder_path: Path, out_dir: Path) -> None:
-    claim_output_dir(out_dir, "semi", (METRICS, HISTORY), inputs=(processed_dir, encoder_path))
+    check_live_dir(out_dir, "semi")
+    claim_output_dir(out_dir, "semi", (METRICS,), inputs=(processed_dir, encoder_path))
     data, checkpoint, device = _setup(params, processed_dir, encoder_path)
     (x, y), test = _labelled(data, params.base.split, True), _labelled(data, params.base.split, False)
     spec = checkpoint["backbone"]
@@ -118,23 +155,28 @@ def run_semi(params: Params, processed_dir: Path, encoder_path: Path, out_dir: P
                 "semi_scratch": (random_backbone(spec, derive_seed(params.base.seed, "random_init")),
                                  cfg.model_copy(update={"layer_decay": 1.0}), "scratch")}
     metrics: dict[str, dict[str, dict]] = {run: {} for run in encoders}
-    runs: dict[str, dict[str, FinetuneResult]] = {run: {} for run in encoders}
+    live = LiveLog(out_dir, "semi", _run_params(params, data, name, len(x), len(test[0]), ("epochs",))
+                   | {"semi": semi.model_dump(mode="json")})
+    curves = RunCurves(live)
+    subset_samples: dict[str, list[int]] = {}
     for fraction in semi.fractions:
         key = fraction_key(fraction)
         results: dict[str, list[FinetuneResult]] = {run: [] for run in encoders}
         for r in range(semi.repeats):
             seed = derive_seed(params.base.seed, f"semi/{fraction}/{r}")
             idx = label_subset(y, fraction, semi.balanced, seed)  # one subset for both encoders
+            subset_samples.setdefault(key, []).append(len(idx))
+            live.log_params({"subset_samples": subset_samples})
             for run, (encoder, run_cfg, generator_key) in encoders.items():
                 label = f"{run.replace('_', ' ')} {key} #{r}"
                 results[run].append(finetune(encoder, name, (x[idx], y[idx]), test, data.num_classes,
                                              run_cfg, semi.epochs, torch_generator(seed, generator_key),
-                                             device, label))
-                runs[run][label] = results[run][-1]
+                                             device, label,
+                                             on_epoch=curves.on_epoch(label, f"{run}/{key}/#{r}")))
         for run in encoders:
             metrics[run][key] = _semi_summary(results[run])
     write_json(out_dir / METRICS, metrics)
-    _write_history(out_dir / HISTORY, runs["semi"] | runs["semi_scratch"])
+    live.close()
     log.info("semi: %s", metrics)
 
 

@@ -1,4 +1,4 @@
-"""Stage `preprocess`: centre, optionally align the view, crop/resize the valid frames to T,
+"""Stage `preprocess`: centre, optionally align the view and normalise the scale, crop/resize the valid frames to T,
 and compute per-frame joint motion magnitude (the prior of the motion-aware masks), with the
 numba kernels over all samples in parallel.
 
@@ -27,6 +27,7 @@ from skelssl.kernels import preprocess_batch
 from skelssl.io import write_json
 from skelssl.pipeline.dataset import INDEX, JOINTS, META, MOTION, read_index, read_layout, read_meta, require
 from skelssl.pipeline.npystream import NpyReader, NpyWriter
+from skelssl.skeleton import Layout
 
 CHUNK_FRAMES = 1 << 16  # input frames per chunk: 39 MB of NTU joints (2 x 25 x 3 float32)
 
@@ -42,6 +43,19 @@ def chunks(offsets: np.ndarray, max_frames: int) -> list[tuple[int, int]]:
     return out
 
 
+def view_alignment(setting: bool | str, layout: Layout) -> bool:
+    """Whether `preprocess.align_view` = `setting` rotates clips of `layout`: "auto" where the layout
+    can be aligned (3D, with hips), True always (SkelsslError where it cannot), False never."""
+    possible = layout.hips is not None and layout.channels >= 3
+    if setting == "auto":
+        return possible
+    if setting and layout.hips is None:
+        raise SkelsslError(f"preprocess.align_view: layout {layout.name} has no hip joints to align")
+    if setting and layout.channels < 3:
+        raise SkelsslError(f"preprocess.align_view: layout {layout.name} is 2D; view alignment needs x, y, z")
+    return bool(setting)
+
+
 def run(params: Params, ingested_dir: Path, out_dir: Path) -> None:
     run_chunked(params, ingested_dir, out_dir, CHUNK_FRAMES)
 
@@ -52,10 +66,7 @@ def run_chunked(params: Params, ingested_dir: Path, out_dir: Path, chunk_frames:
     cfg = params.preprocess
     index = read_index(ingested_dir / INDEX, "ingested index", ("name", "label", "frames", "offset"))
     layout = read_layout(ingested_dir)
-    if cfg.align_view and layout.hips is None:
-        raise SkelsslError(f"preprocess.align_view: layout {layout.name} has no hip joints to align")
-    if cfg.align_view and layout.channels < 3:
-        raise SkelsslError(f"preprocess.align_view: layout {layout.name} is 2D; view alignment needs x, y, z")
+    align = view_alignment(cfg.align_view, layout)
     left, right = layout.hips or (-1, -1)
     with NpyReader(require(ingested_dir / JOINTS, "ingested joints")) as joints:
         offsets = np.concatenate([index["offset"].to_numpy(), [len(joints)]]).astype(np.int64)
@@ -74,7 +85,7 @@ def run_chunked(params: Params, ingested_dir: Path, out_dir: Path, chunk_frames:
                     x, motion = preprocess_batch(
                         np.ascontiguousarray(joints.read(start, stop, buffer), dtype=np.float32),
                         offsets[i : j + 1] - start, cfg.frames, cfg.crop_ratio,
-                        layout.center if cfg.center else -1, cfg.align_view, left, right,
+                        layout.center if cfg.center else -1, align, left, right, cfg.scale,
                     )
                     xs.append(x)
                     motions.append(motion)

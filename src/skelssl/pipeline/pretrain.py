@@ -1,5 +1,11 @@
 """Stage `pretrain`: train the selected method on the training split; export only the encoder.
 
+Outputs: `OUT_DIR/encoder.pt` (written atomically at the end) and the live log in
+`HISTORY_DIR/live/` (`skelssl.live`), written as training goes: `plots/metrics/<name>.tsv` (step,
+value) for the loss, grad norm, lr and the method's diagnostics, `metrics.json` (the latest loss,
+grad norm and diagnostics, and `step`, after every epoch) and `params.yaml` (method, seed, split,
+the method's params, the run settings, training clips and steps: facts, not metrics).
+
 Multi-GPU: `torchrun --nproc_per_node=N stages/pretrain.py ...` (same paths as in dvc.yaml); the
 global batch stays `methods.<id>.optim.batch_size`, split over the processes; rank 0 writes.
 """
@@ -17,25 +23,26 @@ from skelssl.backbones import backbone_spec
 from skelssl.config import Params
 from skelssl.distributed import init_from_env
 from skelssl.console import log
-from skelssl.io import atomic_file, save_encoder
+from skelssl.io import save_encoder
+from skelssl.live import LiveLog, check_live_dir
 from skelssl.methods import build_method
 from skelssl.pipeline.dataset import load_processed
 from skelssl.repro import configure_torch, derive_seed, resolve_device
-from skelssl.train import clear_state, pretrain, run_fingerprint
+from skelssl.train import NOT_METRICS, clear_state, pretrain, run_fingerprint
 
 ENCODER = "encoder.pt"
-HISTORY = "history.tsv"
 
 
 def run(params: Params, processed_dir: Path, out_dir: Path, history_dir: Path, state_dir: Path) -> None:
     """Pretrain; `state_dir` holds the resumable checkpoint while the run is unfinished.
 
     The checkpoint is scratch, not a DVC output: a rerun after a crash finds it and resumes, a
-    clone that pulled the encoder never needs it, and it is deleted once the encoder and the
-    history are written (docs/checkpoints.md).
+    clone that pulled the encoder never needs it, and it is deleted once the encoder is written
+    (docs/checkpoints.md). A resumed run continues its live log in `history_dir/live`.
     """
     claim_output_dir(out_dir, "pretrain", (ENCODER,), inputs=(processed_dir,))
-    claim_output_dir(history_dir, "pretrain", (HISTORY,), inputs=(processed_dir,))
+    check_live_dir(history_dir, "pretrain")
+    claim_output_dir(history_dir, "pretrain", (), inputs=(processed_dir,))
     check_output_path(state_dir, (processed_dir,))  # a foreign state.pt there is refused on load
     configure_torch(params.pretrain.threads)
     info, device = init_from_env(resolve_device(params.pretrain.device))
@@ -51,16 +58,21 @@ def run(params: Params, processed_dir: Path, out_dir: Path, history_dir: Path, s
                                   tuple(x.shape), float(x.double().sum()))
     valid = data.valid_frames(params.base.split, train=True)
     spans = None if valid is None else clip_spans(valid, params.preprocess.crop_ratio)
+    live = None
+    if info.is_main:
+        live = LiveLog(history_dir, "pretrain", {
+            "method": params.method, "seed": params.base.seed, "split": params.base.split,
+            "train_samples": len(x), "pretrain": params.pretrain.model_dump(mode="json"),
+            "method_params": cfg.model_dump(mode="json")}, not_in_summary=NOT_METRICS)
     history = pretrain(method, x, motion, cfg.optim, params.base.seed, device, params.pretrain,
-                       state_dir, fingerprint, spans=spans)
-    if not info.is_main:
+                       state_dir, fingerprint, spans=spans, live=live)
+    if live is None:
         return
     encoder = method.export_encoder()
     meta = {"method": params.method, "seed": params.base.seed, "steps": len(history.rows),
             "train_samples": len(x), "method_params": cfg.model_dump(mode="json")}
     save_encoder(out_dir / ENCODER, encoder.state_dict(),
                  backbone_spec(cfg.backbone, layout, frames), meta)
-    with atomic_file(history_dir / HISTORY) as tmp:
-        tmp.write_text(history.to_tsv())
+    live.close()
     clear_state(state_dir)  # the outputs are in place: nothing left to resume
     log.info("pretrain: final loss %.4f, encoder → %s", history.rows[-1]["loss"], out_dir / ENCODER)

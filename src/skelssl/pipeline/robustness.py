@@ -4,9 +4,10 @@ curve for the random-init encoder (the evaluate stage's baseline: seed key "rand
 probe recipe and the same drawn joints, since the draws' generators depend only on mode, k, repeat).
 
 Writes
-- `metrics.json`: {"<mode>": {"k=<k>": top1, ...}, ..., "auc": {"<mode>": mean top1 over the k
-  range (trapezoid)}, "random_init": {the same keys for the random-init encoder}}, accuracies in
-  percent, rounded to 2 decimals;
+- `metrics.json`: {"auc": {"<mode>": mean top1 over the k range (trapezoid)}, "random_init": {"auc":
+  {...} of the random-init encoder}}, percent, rounded to 2 decimals: one number per mode and
+  encoder, so `dvc metrics show` / `dvc exp show` stay readable; the points of the curve are in
+  `curve.csv` (not repeated as metrics);
 - `curve.csv`: one row per k, columns `k`, `<mode>` (mean top1) and `<mode>_std` for every mode,
   then `<mode>_random_init` and `<mode>_random_init_std` for every mode.
   Wide on purpose: `dvc plots` draws one line per y column (it does not split a column by a
@@ -34,10 +35,9 @@ CURVE = "curve.csv"
 
 
 def curve_metrics(points: list[CurvePoint]) -> dict:
+    """{"auc": {mode: area under the mode's curve}} (the per-k points: `curve_table`)."""
     modes = list(dict.fromkeys(p.mode for p in points))
-    metrics: dict = {m: {f"k={p.k}": round(p.top1, 2) for p in points if p.mode == m} for m in modes}
-    metrics["auc"] = {m: round(area_under_curve([p for p in points if p.mode == m]), 2) for m in modes}
-    return metrics
+    return {"auc": {m: round(area_under_curve([p for p in points if p.mode == m]), 2) for m in modes}}
 
 
 def curve_table(points: list[CurvePoint], random_init: list[CurvePoint] | None = None) -> pl.DataFrame:

@@ -7,9 +7,11 @@ and preprocessed with the project's own `ingest` and `preprocess` settings, in a
 Training and test sides are the target's `base.split`. Fine-tuning follows `evaluate.finetune`
 with `evaluate.transfer.epochs`.
 
-Writes `metrics.json` {"transfer": {top1_last, top1_best, best_epoch}, "scratch": {...},
-"target": {"train": n, "test": n}}; for an encoder of another layout than the embedded target's
-(NTU-25), e.g. one pretrained on MSR Action3D, the stage writes {"skipped": reason} instead.
+Writes `metrics.json` {"transfer": {top1_last, top1_best, best_epoch}, "scratch": {...}} (accuracies
+only) and `info.json` {"target": {"train": n, "test": n}} (the target's clip counts: facts about the
+run, not results, so not a DVC metrics file). For an encoder of another layout than the embedded
+target's (NTU-25), e.g. one pretrained on MSR Action3D, the stage writes an empty `metrics.json`
+and `info.json` {"skipped": reason}.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from skelssl.pipeline.finetune import finetune_summary
 from skelssl.repro import configure_torch, derive_seed, resolve_device, torch_generator
 
 TARGET_LAYOUT = "ntu25"  # the synthesizer writes NTU RGB+D files
+METRICS = "metrics.json"
+INFO = "info.json"  # dvc.yaml: a plain output (cache: false), not a metrics file
 
 
 def target_params(params: Params) -> Params:
@@ -50,7 +54,7 @@ def build_target(params: Params, work: Path) -> Processed:
 
 
 def run(params: Params, encoder_path: Path, out_dir: Path) -> None:
-    claim_output_dir(out_dir, "transfer", ("metrics.json",), inputs=(encoder_path,))
+    claim_output_dir(out_dir, "transfer", (METRICS, INFO), inputs=(encoder_path,))
     configure_torch(params.pretrain.threads)
     device = resolve_device(params.pretrain.device)
     checkpoint = load_encoder(encoder_path)
@@ -60,7 +64,8 @@ def run(params: Params, encoder_path: Path, out_dir: Path) -> None:
         reason = (f"the encoder's layout is {spec['layout']}; the embedded transfer target is "
                   f"{TARGET_LAYOUT} (run `skelssl finetune` on a processed dataset of its layout)")
         log.warning("transfer: skipped: %s", reason)
-        write_json(out_dir / "metrics.json", {"skipped": reason})
+        write_json(out_dir / METRICS, {})
+        write_json(out_dir / INFO, {"skipped": reason})
         return
     with tempfile.TemporaryDirectory(prefix="skelssl-transfer-") as work:
         data = build_target(params, Path(work))
@@ -75,6 +80,7 @@ def run(params: Params, encoder_path: Path, out_dir: Path) -> None:
                           run_cfg, params.evaluate.transfer.epochs, torch_generator(seed, f"transfer/{name}"),
                           device, f"transfer {name}")
         metrics[name] = finetune_summary(result)
-    metrics["target"] = {"train": len(x), "test": len(test_x)}
-    write_json(out_dir / "metrics.json", metrics)
-    log.info("transfer: %s", metrics)
+    info = {"target": {"train": len(x), "test": len(test_x)}}
+    write_json(out_dir / METRICS, metrics)
+    write_json(out_dir / INFO, info)
+    log.info("transfer: %s (%s)", metrics, info)

@@ -17,6 +17,7 @@ from skelssl.io import atomic_file
 from skelssl.outputs import claim_output_dir
 from skelssl.report.collect import Row, collect
 from skelssl.report.figure import render_png
+from skelssl.report.group import group_rows
 from skelssl.report.paper import PaperResults
 from skelssl.report.table import render_report
 
@@ -32,17 +33,18 @@ def claim_report_dir(out_dir: Path) -> None:
 
 def write_report(rows: Sequence[Row], out_dir: Path, origin: str = "workspace") -> tuple[Path, Path]:
     claim_report_dir(out_dir)
-    markdown = render_report(rows, PaperResults.load(), origin, figure=FIGURE)
-    png = render_png(rows)
+    groups = group_rows(rows)  # experiments that differ only in their seed: one report row
+    markdown = render_report(groups, PaperResults.load(), origin, figure=FIGURE)
+    png = render_png(groups)
     md_path, png_path = Path(out_dir) / MARKDOWN, Path(out_dir) / FIGURE
     with atomic_file(png_path) as tmp:
         tmp.write_bytes(png)
     with atomic_file(md_path) as tmp:
         tmp.write_text(markdown)
-    log.info("report: %d rows → %s, %s", len(rows), md_path, png_path)
+    log.info("report: %d experiments in %d rows → %s, %s", len(rows), len(groups), md_path, png_path)
     return md_path, png_path
 
 
 def run(params: Params, out_dir: Path) -> None:
     claim_report_dir(out_dir)
-    write_report(collect("workspace", Path("."), params), out_dir, "workspace")
+    write_report(collect("workspace", Path("."), params, git=False), out_dir, "workspace")

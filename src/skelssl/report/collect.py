@@ -1,7 +1,10 @@
 """Report rows: one per experiment, from the workspace and/or from `dvc exp show --json`.
 
 A row holds the experiment's name, its method / split / data source (params.yaml keys of
-`spec.ROW_PARAMS`) and its metrics flattened to dotted keys ("linear.top1", "semi.1%.top1_mean").
+`spec.ROW_PARAMS`), its metrics flattened to dotted keys ("linear.top1", "semi.1%.top1_mean"), all
+its params flattened the same way (for grouping seeds, `group`), and where it comes from: the
+experiment's own commit (`rev`) and the commit it was run from (`baseline`); for the workspace row,
+the checked-out commit and whether the working tree differs from it.
 
 Facts followed (DVC 3.67.1, observed on a throwaway repository): `dvc exp show --json` prints a list
 of baselines; each is {"rev", "name", "data", "error", "experiments"}, the first one with
@@ -13,10 +16,12 @@ like a baseline]}; `executor` is null for a plain `dvc exp run`, else {"state": 
 (and may still show the baseline's metrics).
 
 Choices of ours (*unverified*): `exps` rows are experiments only (not the baseline commits, not
-the workspace); queued, running and failed experiments are skipped; the workspace row's timestamp
-is the newest mtime of its metrics files; with `--from both` the workspace row is dropped when an
-experiment has the same params and metrics (a `dvc exp run` leaves its results in the workspace);
-"latest per method" keeps the newest row per (method, source, input, split).
+the workspace); queued, running and failed experiments are skipped; with none left, `--from exps`
+fails with one line that says how to get some (`dvc exp pull`, `--all-commits`); the workspace
+row's timestamp is the newest mtime of its metrics files; with `--from both` the workspace row is
+dropped when an experiment has the same method, data and metrics (a `dvc exp run` leaves its
+results in the workspace); "latest per method" keeps, per (method, source, input, split), the
+newest group of experiments that differ only in their seed (`group`).
 """
 
 from __future__ import annotations
@@ -54,6 +59,10 @@ class Row:
     metrics: dict[str, Scalar] = field(default_factory=dict)
     origin: str = "workspace"  # workspace | exp
     timestamp: datetime | None = None
+    params: dict[str, Any] = field(default_factory=dict, compare=False)  # flattened: {"base.seed": 1, ...}
+    rev: str | None = field(default=None, compare=False)  # the experiment's commit (None: workspace)
+    baseline: str | None = field(default=None, compare=False)  # the commit it ran from (workspace: HEAD)
+    dirty: bool = field(default=False, compare=False)  # workspace only: the working tree differs from HEAD
 
     @property
     def embedded(self) -> bool:
@@ -79,11 +88,27 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, Scalar]:
     return out
 
 
+def flatten_params(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """Every leaf of nested dicts as {"a.b.c": value}; lists become JSON text (hashable, comparable)."""
+    if isinstance(tree, dict):
+        out: dict[str, Any] = {}
+        for key, value in tree.items():
+            out.update(flatten_params(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(tree, list):
+        return {prefix: json.dumps(tree)} if prefix else {}
+    return {prefix: tree} if prefix else {}
+
+
 def metrics_prefix(path: str) -> str:
-    """Key prefix of a metrics file: from `spec.METRIC_FILES`, else its folder's name."""
+    """Key prefix of a metrics file: from `spec.METRIC_FILES`; else, under `results/`, its folders
+    below it joined by dots (`results/finetune/live/metrics.json` → "finetune.live", the live logs),
+    else its folder's name."""
     posix = PurePosixPath(path.replace("\\", "/"))
     if str(posix) in METRIC_FILES:
         return METRIC_FILES[str(posix)]
+    if len(posix.parts) > 2 and posix.parts[0] == "results":
+        return ".".join(posix.parts[1:-1])
     return posix.parent.name or posix.stem
 
 
@@ -145,9 +170,24 @@ def read_metrics_file(path: Path) -> Any:
         raise SkelsslError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
 
 
+def git_head(root: Path) -> tuple[str | None, bool]:
+    """(checked-out commit, whether tracked files differ from it); (None, False) outside git."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=60)
+        if head.returncode != 0:
+            return None, False
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None, False
+    return head.stdout.strip(), bool(status.stdout.strip())
+
+
 def workspace_row(root: Path = Path("."), params: Params | None = None,
-                  params_file: Path | None = None) -> Row | None:
-    """The workspace's row (None when no metrics file exists). `params` wins over `params_file`."""
+                  params_file: Path | None = None, git: bool = True) -> Row | None:
+    """The workspace's row (None when no metrics file exists). `params` wins over `params_file`.
+    `git`: record the checked-out commit (the DVC stage does not: its output would then depend on
+    the commit, which is none of its dependencies)."""
     files = {name: root / name for name in workspace_metric_files(root)}
     present = {name: path for name, path in files.items() if path.is_file()}
     if not present:
@@ -156,8 +196,11 @@ def workspace_row(root: Path = Path("."), params: Params | None = None,
         params = load_params(params_file if params_file is not None else root / "params.yaml")
     metrics = merge_metrics({name: read_metrics_file(path) for name, path in present.items()})
     newest = max(path.stat().st_mtime for path in present.values())
-    return Row(name="workspace", **_row_fields(params.model_dump()), metrics=metrics,
-               origin="workspace", timestamp=datetime.fromtimestamp(newest))
+    tree = params.model_dump()
+    head, dirty = git_head(root) if git else (None, False)
+    return Row(name="workspace", **_row_fields(tree), metrics=metrics, origin="workspace",
+               timestamp=datetime.fromtimestamp(newest), params=flatten_params(tree), baseline=head,
+               dirty=dirty)
 
 
 # ---------------------------------------------------------------------------- dvc exp show
@@ -170,7 +213,7 @@ def _timestamp(value: Any) -> datetime | None:
         return None
 
 
-def _rev_row(rev: dict[str, Any], fallback: str) -> Row | None:
+def _rev_row(rev: dict[str, Any], fallback: str, baseline: str | None = None) -> Row | None:
     if rev.get("error"):
         return None
     data = rev.get("data") or {}
@@ -184,8 +227,10 @@ def _rev_row(rev: dict[str, Any], fallback: str) -> Row | None:
         if isinstance(entry, dict) and isinstance(entry.get("data"), dict):
             params = {**entry["data"], **params}  # first file (params.yaml) wins
     name = rev.get("name") or fallback
+    sha = rev.get("rev")
     return Row(name=name, **_row_fields(params), metrics=metrics, origin="exp",
-               timestamp=_timestamp(data.get("timestamp")))
+               timestamp=_timestamp(data.get("timestamp")), params=flatten_params(params),
+               rev=sha if isinstance(sha, str) else None, baseline=baseline)
 
 
 def parse_exp_show(data: Any) -> list[Row]:
@@ -194,12 +239,15 @@ def parse_exp_show(data: Any) -> list[Row]:
         raise SkelsslError("dvc exp show --json: expected a list of baselines")
     rows: list[Row] = []
     for baseline in data:
-        for exp in (baseline.get("experiments") or []) if isinstance(baseline, dict) else []:
+        if not isinstance(baseline, dict):
+            continue
+        commit = baseline.get("rev") if isinstance(baseline.get("rev"), str) else None
+        for exp in baseline.get("experiments") or []:
             state = (exp.get("executor") or {}).get("state")
             if state in SKIPPED_STATES:
                 continue
             for rev in exp.get("revs") or []:
-                row = _rev_row(rev, exp.get("name") or str(rev.get("rev", "?"))[:7])
+                row = _rev_row(rev, exp.get("name") or str(rev.get("rev", "?"))[:7], commit)
                 if row is not None:
                     rows.append(row)
     return rows
@@ -236,21 +284,32 @@ def sort_rows(rows: list[Row]) -> list[Row]:
 
 
 def latest_per_method(rows: list[Row]) -> list[Row]:
-    """The newest row per (method, source, input, split); a row without a timestamp is oldest."""
-    best: dict[tuple[str, str, str, str], Row] = {}
-    for row in rows:
-        key = (row.method, row.source, row.input, row.split)
-        if key not in best or (row.timestamp or datetime.min) > (best[key].timestamp or datetime.min):
-            best[key] = row
-    return [row for row in rows if best[(row.method, row.source, row.input, row.split)] is row]
+    """The rows of the newest report row (`group.group_rows`: the experiments that differ only in
+    their seed) per (method, source, input, split); a group's time is its newest experiment's, and
+    a row without a timestamp is oldest."""
+    from skelssl.report.group import group_rows
+
+    best: dict[tuple[str, str, str, str], Any] = {}
+    for group in group_rows(rows):
+        key = (group.method, group.source, group.input, group.split)
+        if key not in best or (group.timestamp or datetime.min) > (best[key].timestamp or datetime.min):
+            best[key] = group
+    kept = {id(row) for group in best.values() for row in group.rows}
+    return [row for row in rows if id(row) in kept]
 
 
 def _same_run(a: Row, b: Row) -> bool:
+    """Same method, data and metrics (params, revisions and names are not compared)."""
     return replace(a, name="", origin="", timestamp=None) == replace(b, name="", origin="", timestamp=None)
 
 
+NO_EXPERIMENTS = ("report: no finished DVC experiments here (a fresh clone has none: fetch them with "
+                  "`dvc exp pull <git remote>`; add --all-commits for experiments of other commits)")
+
+
 def collect(origin: str = "both", root: Path = Path("."), params: Params | None = None,
-            params_file: Path | None = None, latest: bool = False, all_commits: bool = False) -> list[Row]:
+            params_file: Path | None = None, latest: bool = False, all_commits: bool = False,
+            git: bool = True) -> list[Row]:
     """Rows from the workspace, the DVC experiments, or both; raise when there is none.
     The workspace's params: `params`, else `params_file`, else `root/params.yaml`."""
     if origin not in ORIGINS:
@@ -259,15 +318,17 @@ def collect(origin: str = "both", root: Path = Path("."), params: Params | None 
     if origin in ("exps", "both"):
         rows += parse_exp_show(dvc_exp_show(root, all_commits))
     if origin in ("workspace", "both"):
-        ws = workspace_row(root, params, params_file)
+        ws = workspace_row(root, params, params_file, git)
         if ws is not None and not any(_same_run(ws, row) for row in rows):
             rows.insert(0, ws)
+    if not rows and origin == "exps":
+        raise SkelsslError(NO_EXPERIMENTS)
     if not rows:
         looked = []
         if origin != "exps":
             looked.append(f"workspace files {', '.join(workspace_metric_files(root))}")
         if origin != "workspace":
-            looked.append("finished DVC experiments (dvc exp show)")
+            looked.append("finished DVC experiments (dvc exp show; a fresh clone has none: `dvc exp pull`)")
         raise SkelsslError(f"report: no metrics found (looked in {' and '.join(looked)})")
     if latest:
         rows = latest_per_method(rows)

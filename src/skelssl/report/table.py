@@ -1,9 +1,13 @@
-"""The Markdown report: rows = experiments, columns = protocols (`spec.COLUMNS`), then the papers'
-reported numbers (`spec.PAPER_COLUMNS`, split `spec.PAPER_SPLIT`) in separate columns.
+"""The Markdown report: one table per protocol family (`spec.TABLES`), rows = groups of experiments
+that differ only in their seed (`group`), then the papers' reported numbers (split
+`spec.PAPER_SPLIT`) in separate columns, then where every row comes from.
 
-Cells: accuracies with `spec.DIGITS` decimals; "a ± b" (mean ± std over repeats); "a (best b, ep c)"
-(last epoch headline, best epoch labelled); "a / b"; "–" when a row lacks the metric. A paper cell
-carries "†" when methods.md marks the number unverified.
+Cells: accuracies with `spec.DIGITS` decimals; "–" when no experiment of the row has the metric.
+A row of one experiment: "a ± b" (semi: mean ± std over the label-subset repeats), "a (best b, ep
+c)" (last epoch headline, best epoch labelled), "a / b". A row of n > 1 experiments: every value is
+"mean ± std" over the experiments (sample std); last_best shows "mean ± std (best mean)"; semi shows
+the mean and std over the experiments of each one's repeat mean. "(n=k)" marks a value that only k
+of the row's experiments have. A paper cell carries "†" when methods.md marks the number unverified.
 """
 
 from __future__ import annotations
@@ -11,11 +15,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from skelssl.report.collect import Row, Scalar
+from skelssl.report.group import Group, group_rows, mean_std
 from skelssl.report.paper import PaperResults, PaperValue
-from skelssl.report.spec import COLUMNS, DIGITS, PAPER_COLUMNS, PAPER_SPLIT, Column, PaperColumn
+from skelssl.report.spec import DIGITS, PAPER_SPLIT, TABLES, Column, PaperColumn, Table
 
 MISSING = "–"
 UNVERIFIED = "†"
+SHORT_SHA = 7
 
 
 def fmt(value: Scalar | None, digits: int = DIGITS) -> str:
@@ -31,19 +37,46 @@ def part(row: Row, candidates: Sequence[str]) -> Scalar | None:
     return next((row.metrics[key] for key in candidates if key in row.metrics), None)
 
 
-def cell(row: Row, column: Column) -> str:
-    values = [part(row, candidates) for candidates in column.parts]
-    head = values[0]
+def _as_group(row: Row | Group) -> Group:
+    return row if isinstance(row, Group) else Group((row,))
+
+
+def _aggregate(values: Sequence[Scalar], n: int) -> str:
+    """One experiment's value, or mean ± std over several; "(n=k)" when only k of n have it."""
+    if not values:
+        return MISSING
+    if len(values) == 1:
+        text = fmt(values[0])
+    else:
+        mean, std = mean_std(values)
+        text = f"{fmt(mean)} ± {fmt(std)}"
+    return text if len(values) == n or n == 1 else f"{text} (n={len(values)})"
+
+
+def cell(row: Row | Group, column: Column) -> str:
+    group = _as_group(row)
+    if group.n > 1:
+        head = _aggregate(group.values(column.parts[0]), group.n)
+        if column.style == "pair":
+            parts = [_aggregate(group.values(c), group.n) for c in column.parts]
+            return MISSING if all(p == MISSING for p in parts) else " / ".join(parts)
+        if column.style == "last_best" and head != MISSING and len(column.parts) > 1:
+            best = group.values(column.parts[1])
+            return f"{head} (best {fmt(mean_std(best)[0])})" if best else head
+        return head
+    single = group.first
+    values = [part(single, candidates) for candidates in column.parts]
+    first = values[0]
     if column.style == "pair":
         return MISSING if all(v is None for v in values) else " / ".join(fmt(v) for v in values)
-    if head is None:
+    if first is None:
         return MISSING
     if column.style == "mean_std" and len(values) > 1 and values[1] is not None:
-        return f"{fmt(head)} ± {fmt(values[1])}"
+        return f"{fmt(first)} ± {fmt(values[1])}"
     if column.style == "last_best" and len(values) > 1 and values[1] is not None:
         epoch = f", ep {fmt(values[2], 0)}" if len(values) > 2 and values[2] is not None else ""
-        return f"{fmt(head)} (best {fmt(values[1])}{epoch})"
-    return fmt(head)
+        return f"{fmt(first)} (best {fmt(values[1])}{epoch})"
+    return fmt(first)
 
 
 def paper_cell(value: PaperValue | None) -> str:
@@ -65,21 +98,58 @@ def paper_lookup(paper: PaperResults, method: str, column: PaperColumn) -> Paper
     return paper.lookup(method, column.protocol, PAPER_SPLIT, column.variant)
 
 
-def render_table(rows: Sequence[Row], paper: PaperResults,
-                 columns: Sequence[Column] = COLUMNS,
-                 paper_columns: Sequence[PaperColumn] = PAPER_COLUMNS) -> str:
+def groups_of(items: Sequence[Row] | Sequence[Group]) -> list[Group]:
+    """Groups as given, or the rows grouped (`group.group_rows`)."""
+    if all(isinstance(item, Group) for item in items):
+        return [item for item in items if isinstance(item, Group)]
+    return group_rows([item for item in items if isinstance(item, Row)])
+
+
+def row_label(index: int) -> str:
+    return f"R{index + 1}"
+
+
+def render_table(groups: Sequence[Group], paper: PaperResults, table: Table) -> str:
     split = paper.split_label(PAPER_SPLIT)
-    header = ["experiment", "method", "data", *(c.label for c in columns),
-              *(f"paper ({split}): {c.label}" for c in paper_columns)]
-    lines = [_line(header), "|" + "|".join(["---"] * 3 + ["---:"] * (len(header) - 3)) + "|"]
-    for row in rows:
-        lines.append(_line([row.name, row.method, row.data_label, *(cell(row, c) for c in columns),
-                            *(paper_cell(paper_lookup(paper, row.method, c)) for c in paper_columns)]))
+    settings = any(g.setting for g in groups)
+    lead = ["row", "method", "data", *(["setting"] if settings else []), "n"]
+    header = [*lead, *(c.label for c in table.columns), *(f"paper ({split}): {c.label}" for c in table.paper_columns)]
+    lines = [_line(header), "|" + "|".join(["---"] * (len(lead) - 1) + ["---:"] * (len(header) - len(lead) + 1)) + "|"]
+    for i, group in enumerate(groups):
+        lines.append(_line([row_label(i), group.method, group.data_label,
+                            *([group.setting_label or MISSING] if settings else []), str(group.n),
+                            *(cell(group, c) for c in table.columns),
+                            *(paper_cell(paper_lookup(paper, group.method, c)) for c in table.paper_columns)]))
     return "\n".join(lines)
 
 
+def _short(sha: str | None) -> str:
+    return sha[:SHORT_SHA] if sha else "?"
+
+
+def render_provenance(groups: Sequence[Group]) -> list[str]:
+    """One line per table row: every experiment it averages, with its commits, seed and time."""
+    lines: list[str] = []
+    for i, group in enumerate(groups):
+        parts = []
+        for row, seed in zip(group.rows, group.seeds, strict=True):
+            when = f", {row.timestamp:%Y-%m-%d %H:%M}" if row.timestamp else ""
+            if row.origin == "workspace" and row.baseline is None:
+                parts.append(f"the workspace's metrics files (seed {seed}{when})")
+            elif row.origin == "workspace":
+                state = " + uncommitted changes" if row.dirty else ""
+                parts.append(f"workspace files at commit `{_short(row.baseline)}`{state} (seed {seed}{when})")
+            else:
+                parts.append(f"experiment `{row.name}` (`{_short(row.rev)}`, run from commit "
+                             f"`{_short(row.baseline)}`; seed {seed}{when})")
+        setting = f" [{group.setting_label}]" if group.setting else ""
+        lines.append(f"- **{row_label(i)}** {group.method}, {group.data_label}{setting}, n={group.n}: "
+                     + "; ".join(parts) + ".")
+    return lines
+
+
 def render_sources(methods: Sequence[str], paper: PaperResults,
-                   paper_columns: Sequence[PaperColumn] = PAPER_COLUMNS) -> list[str]:
+                   paper_columns: Sequence[PaperColumn]) -> list[str]:
     lines: list[str] = []
     for method in dict.fromkeys(methods):
         info = paper.method_info(method)
@@ -98,35 +168,47 @@ def render_sources(methods: Sequence[str], paper: PaperResults,
     return lines
 
 
-def render_report(rows: Sequence[Row], paper: PaperResults, origin: str = "workspace",
-                  figure: str | None = "report.png") -> str:
+def render_report(rows: Sequence[Row] | Sequence[Group], paper: PaperResults, origin: str = "workspace",
+                  figure: str | None = "report.png", tables: Sequence[Table] = TABLES) -> str:
+    groups = groups_of(rows)
     split = paper.split_label(PAPER_SPLIT)
-    embedded = any(row.embedded for row in rows)
+    embedded = any(g.embedded for g in groups)
+    several = any(g.n > 1 for g in groups)
     out = [
         "# skelssl comparison report",
         "",
-        f"Top-1 accuracy (%) on each row's test split; rows from: {origin}. "
-        f"The `paper ({split})` columns are the papers' reported numbers, for reference only.",
-        "",
-        render_table(rows, paper),
+        f"Top-1 accuracy (%) on each row's test split; rows from: {origin}. A row is one experiment, or "
+        "several that differ only in their seed (n > 1: mean ± sample std over them). The "
+        f"`paper ({split})` columns are the papers' reported numbers, for reference only. Where each row "
+        "comes from is listed below the tables.",
+    ]
+    for table in tables:
+        out += ["", f"## {table.title}", "", render_table(groups, paper, table)]
+    paper_columns = list(dict.fromkeys(c for t in tables for c in t.paper_columns))
+    out += [
         "",
         "Notes:",
         "",
-        "- Headline numbers are the **last epoch**. `best` (fine-tune, scratch) is the best epoch measured "
-        "on the test split itself: labelled, and optimistic.",
-        "- semi: mean ± std over the repeats (last epoch of each). scratch: the fine-tune recipe from a "
-        "random-init encoder (semi … scratch: on the same label subsets). random-init: the same protocol "
-        "with the randomly initialised encoder (what pretraining adds). robustness AUC: mean top-1 over the "
-        "joints-dropped curve (random / centrality).",
-        f"- {MISSING}: not measured for that row (or no reported number). {UNVERIFIED}: methods.md marks the "
-        "number (or its attribution) unverified.",
+        "- Headline numbers are the **last epoch**. `best` (linear, fine-tune, scratch) is the best epoch "
+        "measured on the test split itself: labelled, and optimistic.",
+        "- semi, n = 1: mean ± std over the label-subset repeats (last epoch of each)"
+        + ("; n > 1: mean ± std over the experiments of each one's repeat mean." if several else "."),
+        "- scratch: the fine-tune recipe from a random-init encoder (semi … scratch: on the same label subsets). "
+        "random-init: the same protocol with the randomly initialised encoder (what pretraining adds). "
+        "robustness AUC: mean top-1 over the joints-dropped curve (random / centrality).",
+        f"- {MISSING}: not measured for that row (or no reported number). (n=k): only k of the row's "
+        f"experiments have the value. {UNVERIFIED}: methods.md marks the number (or its attribution) unverified.",
         ("- Rows marked *(embedded)* ran on the embedded synthetic dataset: **not comparable** to NTU "
          "numbers or to the paper columns." if embedded else
          "- Paper columns come from different schedules, backbones and preprocessing: compare with care."),
         "",
+        "Where each row comes from:",
+        "",
+        *render_provenance(groups),
+        "",
         f"Paper numbers used ({split}):",
         "",
-        *render_sources([row.method for row in rows], paper),
+        *render_sources([g.method for g in groups], paper, paper_columns),
     ]
     if figure:
         out += ["", f"![comparison]({figure})"]

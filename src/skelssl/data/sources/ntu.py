@@ -23,7 +23,7 @@ from skelssl.data.ntu_samples import missing_samples
 from skelssl.data.sources.base import Clip, ReadResult, Source, drop_zero_frames
 from skelssl.data.splits import split_membership
 from skelssl.errors import ParseError, SkelsslError
-from skelssl.kernels.ntu_denoise import read_denoised
+from skelssl.data.ntu_denoise import read_denoised
 
 
 class NTUSource(Source):

@@ -20,15 +20,14 @@ sorting algorithm) or nothing left to output go through `skelssl.data.denoise.de
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
 
-if TYPE_CHECKING:
-    from skelssl.config import DenoiseParams
-    from skelssl.data.denoise import Denoised
-    from skelssl.data.ntu import SkeletonFile
+from skelssl.config import DenoiseParams
+from skelssl.data.denoise import Denoised, denoise
+from skelssl.data.ntu import SkeletonFile
+from skelssl.data.ntu_parse import read_skeleton_fast
 
 OK = 0
 REFERENCE = 1  # let skelssl.data.denoise.denoise handle the file (it raises, or handles NaN)
@@ -163,8 +162,6 @@ def denoise_tracks(num_valid, offsets, frames, joints, min_frames, spread_ratio,
 
 def denoise_fast(skeleton: SkeletonFile, params: DenoiseParams) -> Denoised:
     """`skelssl.data.denoise.denoise(skeleton, params)`, same result, numba loops."""
-    from skelssl.data.denoise import Denoised, denoise
-
     bodies = skeleton.bodies
     if len(bodies) < 2:
         return denoise(skeleton, params)
@@ -183,6 +180,4 @@ def denoise_fast(skeleton: SkeletonFile, params: DenoiseParams) -> Denoised:
 
 def read_denoised(path: str | Path, params: DenoiseParams) -> Denoised:
     """`denoise(read_skeleton(path), params)` through the fast reader and denoiser."""
-    from skelssl.kernels.ntu_parse import read_skeleton_fast
-
     return denoise_fast(read_skeleton_fast(path), params)

@@ -31,13 +31,11 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
 
-if TYPE_CHECKING:
-    from skelssl.data.ntu import SkeletonFile
+from skelssl.data.ntu import NUM_JOINTS, BodyTrack, SkeletonFile, read_skeleton
 
 OK = 0
 FALLBACK = 1
@@ -327,8 +325,6 @@ def read_skeleton_fast(path: str | Path) -> SkeletonFile:
     Same result, same errors: a file the scanner does not accept (malformed, unreadable, unusual
     number forms) is read by the strict parser, which raises `ParseError(path, line, ...)`.
     """
-    from skelssl.data.ntu import NUM_JOINTS, BodyTrack, SkeletonFile, read_skeleton
-
     path = Path(path)
     read = _read_padded(path) if sys.byteorder == "little" else None
     if read is None:
