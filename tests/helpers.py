@@ -50,6 +50,15 @@ def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def update_in_place(tree: Any, update: dict[str, Any]) -> None:
+    """Deep-update a mapping in place (a ruamel one keeps params.yaml's comments and layout)."""
+    for key, value in update.items():
+        if isinstance(value, dict):
+            update_in_place(tree[key], value)
+        else:
+            tree[key] = value
+
+
 def copy_project(dest: Path) -> None:
     """Copy the repository's tracked (and untracked, not ignored) files to `dest`, without
     `results/` and `dvc.lock`, so DVC runs every stage there from scratch."""

@@ -20,7 +20,7 @@ import pytest
 import torch
 from ruamel.yaml import YAML
 
-from helpers import copy_project
+from helpers import copy_project, update_in_place
 
 TINY = {"synthesize": {"classes": 4, "subjects": 2, "frames": {"min": 20, "max": 30}},
         "preprocess": {"frames": 8},
@@ -63,7 +63,7 @@ def shared(tmp_path_factory) -> dict[str, Path]:
     copy_project(project)
     yaml = YAML(typ="rt")
     params = yaml.load(project / "params.yaml")
-    _update(params, TINY)
+    update_in_place(params, TINY)
     yaml.dump(params, project / "params.yaml")
     (project / "data" / "raw").mkdir(parents=True, exist_ok=True)
     (project / "data" / "raw" / "README.txt").write_text("raw data shared through the remote\n")
@@ -76,14 +76,6 @@ def shared(tmp_path_factory) -> dict[str, Path]:
     run(*GIT, "commit", "-q", "-m", "data stages", cwd=project)
     return {"project": project, "remote": remote, "root": root, "push": pushed}
 
-
-def _update(tree, update) -> None:
-    """Deep-update a ruamel mapping in place (keeps params.yaml's comments and layout)."""
-    for key, value in update.items():
-        if isinstance(value, dict):
-            _update(tree[key], value)
-        else:
-            tree[key] = value
 
 
 def _clone(shared, name: str) -> Path:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from helpers import ROOT, copy_project
+from helpers import ROOT, copy_project, update_in_place
 from skelssl.report.collect import parse_exp_show
 from skelssl.report.group import group_rows, mean_std
 from skelssl.report.table import fmt
@@ -62,13 +62,6 @@ def skelssl(*args: str, cwd: Path, ok: bool = True) -> subprocess.CompletedProce
     return run(sys.executable, "-m", "skelssl", *args, cwd=cwd, ok=ok)
 
 
-def _update(tree, update) -> None:
-    for key, value in update.items():
-        if isinstance(value, dict):
-            _update(tree[key], value)
-        else:
-            tree[key] = value
-
 
 @pytest.fixture(scope="module")
 def team(tmp_path_factory) -> dict[str, Path]:
@@ -78,7 +71,7 @@ def team(tmp_path_factory) -> dict[str, Path]:
     copy_project(project)
     yaml = YAML(typ="rt")
     params = yaml.load(project / "params.yaml")
-    _update(params, TINY)
+    update_in_place(params, TINY)
     yaml.dump(params, project / "params.yaml")
     run(*GIT, "init", "-q", "--bare", str(origin), cwd=root)
     run(*GIT, "init", "-q", cwd=project)
