@@ -88,6 +88,30 @@ def test_cli_params_check(tmp_path):
     assert "Traceback" not in bad.stderr
 
 
+@pytest.mark.parametrize(("key", "value", "expected", "kept"), [
+    ("preprocess.align_view", "sideways", "true, false or 'auto'", (True, False, "auto")),
+    ("preprocess.align_view", 1, "true, false or 'auto'", (True, False, "auto")),
+    ("methods.skeletonmae_graph.decoder_layers", 0, "a positive integer or 'auto'", (1, 4, "auto")),
+    ("methods.skeletonmae_graph.decoder_layers", True, "a positive integer or 'auto'", (1, 4, "auto")),
+])
+def test_or_auto_fields_fail_on_one_line(tmp_path, key, value, expected, kept):
+    """A `<type> | 'auto'` field: one message for a wrong value (pydantic gives one per member),
+    and every legal value still validates."""
+    data = _yaml()
+    _set(data, key, value)
+    bad = _cli("params", "check", str(_write(tmp_path, data)))
+    assert bad.returncode == 1
+    assert bad.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'params.yaml'}: {key}: Input should be {expected} (got {value!r})"]
+    for good in kept:
+        _set(data, key, good)
+        params = load_params(_write(tmp_path, data))
+        node = params
+        for part in key.split("."):
+            node = getattr(node, part)
+        assert node == good and type(node) is type(good)
+
+
 def test_params_are_frozen():
     params = load_params(ROOT / "params.yaml")
     with pytest.raises(Exception):

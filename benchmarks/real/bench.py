@@ -62,7 +62,7 @@ def existing_names() -> set[str]:
     from skelssl.report.collect import dvc_exp_show
 
     names = set()
-    for baseline in dvc_exp_show(ROOT):
+    for baseline in dvc_exp_show(ROOT, all_commits=True):
         for exp in baseline.get("experiments") or []:
             state = (exp.get("executor") or {}).get("state")
             if state != "failed" and exp.get("name"):
@@ -145,23 +145,49 @@ def collect(args: argparse.Namespace) -> None:
               "Per-experiment values: [results.tsv](results.tsv).", "",
               "![real-data benchmark](results.png)"]
     write_between_markers(OUT / "README.md", "\n".join(lines))
+    write_between_markers(ROOT / "README.md", summary(cells), SUMMARY_MARKERS)
     (OUT / "results.png").write_bytes(figure(cells))
     print("\n".join(lines))
     print(f"wrote {OUT / 'README.md'}, {OUT / 'results.tsv'}, {OUT / 'results.png'} ({len(runs)} experiments)")
 
 
-START, END = "<!-- bench.py collect: start -->", "<!-- bench.py collect: end -->"
+REPORT_MARKERS = ("<!-- bench.py collect: start -->", "<!-- bench.py collect: end -->")
+SUMMARY_MARKERS = ("<!-- bench.py summary: start -->", "<!-- bench.py summary: end -->")  # in README.md
 
 
-def write_between_markers(path: Path, generated: str) -> None:
+def summary(cells) -> str:
+    """The README's table: per method and dataset `pretrained vs random init (gap ± std)`, bold where
+    the mean gap over 3 or more seeds is at least 10 points (issue 13's bar), then scratch."""
+    head = [DATASETS[d]["title"].split(" (")[0] for d in DATASETS]
+    lines = ["| method | " + " | ".join(head) + " | scratch " + " / ".join(DATASETS) + " |",
+             "|---|" + "---|" * (len(DATASETS) + 1)]
+    for m in METHODS:
+        row, scratch = [], []
+        for d in DATASETS:
+            c = cells.get((d, m))
+            if not c or not c["linear.top1"]:
+                row.append("–")
+                scratch.append("–")
+                continue
+            seeds = len(c["gap"])
+            text = (f"{statistics.mean(c['linear.top1']):.1f} vs {statistics.mean(c['random_init.linear.top1']):.1f}"
+                    f" ({mean_std(c['gap'], signed=True)}{'' if seeds >= 3 else f', {seeds} seed' + 's' * (seeds > 1)})")
+            row.append(f"**{text}**" if seeds >= 3 and statistics.mean(c["gap"]) >= 10 else text)
+            scratch.append(mean_std(c["scratch.top1_last"]).split(" ±")[0])
+        lines.append(f"| {m} | " + " | ".join(row) + " | " + " / ".join(scratch) + " |")
+    return "\n".join(lines)
+
+
+def write_between_markers(path: Path, generated: str, markers: tuple[str, str] = REPORT_MARKERS) -> None:
     """Replace the text between the two markers of `path` (created with just the markers if absent);
     the hand-written text around them stays."""
-    text = path.read_text() if path.exists() else f"# Real-data benchmark\n\n{START}\n{END}\n"
-    if START not in text or END not in text:
-        sys.exit(f"{path}: the markers {START} / {END} are missing; add them where the tables go")
-    head, rest = text.split(START, 1)
-    tail = rest.split(END, 1)[1]
-    path.write_text(f"{head}{START}\n{generated}\n{END}{tail}")
+    start, end = markers
+    text = path.read_text() if path.exists() else f"# Real-data benchmark\n\n{start}\n{end}\n"
+    if start not in text or end not in text:
+        sys.exit(f"{path}: the markers {start} / {end} are missing; add them where the tables go")
+    head, rest = text.split(start, 1)
+    tail = rest.split(end, 1)[1]
+    path.write_text(f"{head}{start}\n{generated}\n{end}{tail}")
 
 
 def figure(cells) -> bytes:

@@ -18,8 +18,11 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
@@ -42,6 +45,23 @@ def _no_bool(value: object) -> object:
     if not isinstance(value, int):
         raise ValueError("Input should be an integer")
     return value
+
+
+def _or_auto(expected: str) -> WrapValidator:
+    """One error for a `<type> | "auto"` union, where pydantic reports one per member (two lines
+    for one wrong value): "Input should be <expected>"."""
+
+    def validate(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise PydanticCustomError("or_auto", "Input should be {expected}", {"expected": expected}) from None
+
+    return WrapValidator(validate)
+
+
+BoolOrAuto = Annotated[StrictBool | Literal["auto"], _or_auto("true, false or 'auto'")]
+PositiveIntOrAuto = Annotated[PositiveInt | Literal["auto"], _or_auto("a positive integer or 'auto'")]
 
 
 class Strict(BaseModel):
@@ -144,7 +164,7 @@ class PreprocessParams(Strict):
     center: StrictBool  # subtract the layout's centre joint of actor 1, first valid frame
     # rotate about the vertical axis so the hips face the camera; auto: where the layout can be
     # (3D with hips), true: required (an error on 2D layouts), false: never
-    align_view: StrictBool | Literal["auto"]
+    align_view: BoolOrAuto
     scale: Literal["none", "rms"]  # rms: divide each clip by its joints' RMS spread (skelssl.kernels.rms_scale)
 
 
@@ -329,7 +349,7 @@ class SkeletonMAEGraphParams(Strict):
     sce_beta: PositiveFloat  # exponent of the scaled cosine error (2)
     # GIN decoder layers (the paper: 1); auto = the fewest (>= 1) that put every masked joint within
     # encoder + decoder hops of a visible one (3 encoder layers, 2 parts: COCO-17 1, NTU-25 4)
-    decoder_layers: PositiveInt | Literal["auto"]
+    decoder_layers: PositiveIntOrAuto
 
 
 class PSTLAugment(Strict):
