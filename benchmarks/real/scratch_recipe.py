@@ -25,13 +25,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tune import DATASETS, make_params, parse_probe, processed_dir  # noqa: E402
+from tune import DATASETS, committed_params, fit_val_split, parse_probe  # noqa: E402
 
 from skelssl.augment import clip_spans  # noqa: E402
 from skelssl.backbones import backbone_spec, random_backbone  # noqa: E402
 from skelssl.evaluation.finetune import finetune  # noqa: E402
 from skelssl.methods import build_method  # noqa: E402
-from skelssl.pipeline.dataset import load_processed  # noqa: E402
 from skelssl.repro import configure_torch, derive_seed, torch_generator  # noqa: E402
 from skelssl.train import pretrain  # noqa: E402
 
@@ -58,17 +57,10 @@ def main() -> None:
     ap.add_argument("--pretrained", action="store_true",
                     help="pretrain the method first (its committed block, on the fit part) and train that encoder")
     a = ap.parse_args()
-    align = a.dataset != "penn"  # preprocess.align_view auto: 3D layouts with hips aligned, 2D as is
-    params = make_params(a.dataset, [f"method={a.method}", *a.set], 32, align, "rms", a.seed)
+    params = committed_params(a.dataset, [f"method={a.method}", *a.set], a.seed)
     configure_torch(2)
     device = torch.device("cpu")
-    data = load_processed(processed_dir(params, a.dataset))
-    split = params.base.split
-    train_flags = data.index[f"{split}_train"].to_numpy().astype(bool)
-    val_mask = DATASETS[a.dataset]["val"](data.index) & train_flags
-    fit = torch.from_numpy(np.flatnonzero(train_flags & ~val_mask))
-    val = torch.from_numpy(np.flatnonzero(val_mask))
-    labels = torch.from_numpy(data.index["label"].to_numpy().astype(np.int64))
+    data, fit, val, labels = fit_val_split(params, a.dataset)
     spec = backbone_spec(params.method_params.backbone, data.layout, data.x.shape[2])
     pretrained = _pretrain(params, data, fit) if a.pretrained else None
     for text in a.recipe or ["default"]:

@@ -91,6 +91,23 @@ def processed_dir(params: Params, dataset: str) -> Path:
     return out
 
 
+def committed_params(dataset: str, sets: list[str], seed: int) -> Params:
+    """params.yaml's preprocessing (T 32, rms scale, align_view auto: 3D with hips aligned, 2D as is)."""
+    return make_params(dataset, sets, 32, dataset != "penn", "rms", seed)
+
+
+def fit_val_split(params: Params, dataset: str):
+    """(processed data, fit rows, validation rows, labels): the training side of the dataset's split
+    minus its validation part, and that part (module docstring); the test side is left out."""
+    data = load_processed(processed_dir(params, dataset))
+    train_flags = data.index[f"{params.base.split}_train"].to_numpy().astype(bool)
+    val_mask = DATASETS[dataset]["val"](data.index) & train_flags
+    fit = torch.from_numpy(np.flatnonzero(train_flags & ~val_mask))
+    val = torch.from_numpy(np.flatnonzero(val_mask))
+    labels = torch.from_numpy(data.index["label"].to_numpy().astype(np.int64))
+    return data, fit, val, labels
+
+
 def parse_probe(text: str, base):
     if text == "default":
         return base
@@ -122,17 +139,10 @@ def main() -> None:
     params = make_params(a.dataset, [f"method={a.method}", *a.set], a.frames, a.align, a.scale, a.seed)
     configure_torch(2)
     device = torch.device("cpu")
-    data = load_processed(processed_dir(params, a.dataset))
-    split = params.base.split
-    train_flags = data.index[f"{split}_train"].to_numpy().astype(bool)
-    val_mask = DATASETS[a.dataset]["val"](data.index) & train_flags
-    fit_mask = train_flags & ~val_mask
-    labels = torch.from_numpy(data.index["label"].to_numpy().astype(np.int64))
+    data, fit, val, labels = fit_val_split(params, a.dataset)
     x_all, mo_all = data.x, data.motion
     spans_all = clip_spans(torch.from_numpy(data.index["frames"].to_numpy().astype(np.int64)),
                            params.preprocess.crop_ratio)
-    fit = torch.from_numpy(np.flatnonzero(fit_mask))
-    val = torch.from_numpy(np.flatnonzero(val_mask))
     x, motion, y = x_all[fit], mo_all[fit], labels[fit]
     vx, vy = x_all[val], labels[val]
     classes = data.num_classes
