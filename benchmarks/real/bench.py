@@ -173,7 +173,7 @@ def summary(cells) -> str:
             text = (f"{statistics.mean(c['linear.top1']):.1f} vs {statistics.mean(c['random_init.linear.top1']):.1f}"
                     f" ({mean_std(c['gap'], signed=True)}{'' if seeds >= 3 else f', {seeds} seed' + 's' * (seeds > 1)})")
             row.append(f"**{text}**" if seeds >= 3 and statistics.mean(c["gap"]) >= 10 else text)
-            scratch.append(mean_std(c["scratch.top1_last"]).split(" ±")[0])
+            scratch.append(f"{statistics.mean(c['scratch.top1_last']):.1f}" if c["scratch.top1_last"] else "–")
         lines.append(f"| {m} | " + " | ".join(row) + " | " + " / ".join(scratch) + " |")
     return "\n".join(lines)
 

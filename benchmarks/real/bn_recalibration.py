@@ -25,8 +25,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scratch_recipe import _pretrain  # noqa: E402
-from tune import DATASETS, committed_params, fit_val_split  # noqa: E402
+from tune import DATASETS, committed_params, fit_val_split, pretrain_on_fit  # noqa: E402
 
 from skelssl.backbones import backbone_spec, random_backbone  # noqa: E402
 from skelssl.evaluation.features import extract_features, topk_accuracy  # noqa: E402
@@ -63,7 +62,7 @@ def main() -> None:
     x, y, vx, vy = data.x[fit], labels[fit], data.x[val], labels[val]
     spec = backbone_spec(params.method_params.backbone, data.layout, data.x.shape[2])
     ev = params.evaluate
-    encoders = {"pretrained": _pretrain(params, data, fit),
+    encoders = {"pretrained": pretrain_on_fit(params, data, fit)[0],
                 "random_init": random_backbone(spec, derive_seed(a.seed, "random_init"))}
     for name, encoder in encoders.items():
         for stats, enc in (("as trained", encoder), ("re-estimated on clean fit clips",

@@ -21,29 +21,14 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tune import DATASETS, committed_params, fit_val_split, parse_probe  # noqa: E402
+from tune import DATASETS, committed_params, fit_val_split, parse_probe, pretrain_on_fit  # noqa: E402
 
-from skelssl.augment import clip_spans  # noqa: E402
 from skelssl.backbones import backbone_spec, random_backbone  # noqa: E402
 from skelssl.evaluation.finetune import finetune  # noqa: E402
-from skelssl.methods import build_method  # noqa: E402
 from skelssl.repro import configure_torch, derive_seed, torch_generator  # noqa: E402
-from skelssl.train import pretrain  # noqa: E402
-
-
-def _pretrain(params, data, fit: torch.Tensor) -> torch.nn.Module:
-    """The method's encoder after pretraining on the fit part, as tune.py pretrains it."""
-    cfg = params.method_params
-    spans = clip_spans(torch.from_numpy(data.index["frames"].to_numpy().astype(np.int64)), params.preprocess.crop_ratio)
-    torch.manual_seed(derive_seed(params.base.seed, "init", params.method))
-    method = build_method(params.method, cfg, layout=data.layout, frames=data.x.shape[2])
-    pretrain(method, data.x[fit], data.motion[fit], cfg.optim, params.base.seed, torch.device("cpu"),
-             params.pretrain, None, "", spans=spans[fit])
-    return method.export_encoder()
 
 
 def main() -> None:
@@ -62,7 +47,7 @@ def main() -> None:
     device = torch.device("cpu")
     data, fit, val, labels = fit_val_split(params, a.dataset)
     spec = backbone_spec(params.method_params.backbone, data.layout, data.x.shape[2])
-    pretrained = _pretrain(params, data, fit) if a.pretrained else None
+    pretrained = pretrain_on_fit(params, data, fit)[0] if a.pretrained else None
     for text in a.recipe or ["default"]:
         cfg = parse_probe(text, params.evaluate.finetune)
         encoder = random_backbone(spec, derive_seed(a.seed, "random_init")) if pretrained is None else pretrained

@@ -108,6 +108,18 @@ def fit_val_split(params: Params, dataset: str):
     return data, fit, val, labels
 
 
+def pretrain_on_fit(params: Params, data, fit: torch.Tensor):
+    """(encoder, history): the method's committed block pretrained on the fit rows, as the pretrain
+    stage does (init seed, the clips' valid-frame spans for the temporal augmentation)."""
+    cfg = params.method_params
+    spans = clip_spans(torch.from_numpy(data.index["frames"].to_numpy().astype(np.int64)), params.preprocess.crop_ratio)
+    torch.manual_seed(derive_seed(params.base.seed, "init", params.method))
+    method = build_method(params.method, cfg, layout=data.layout, frames=data.x.shape[2])
+    history = pretrain(method, data.x[fit], data.motion[fit], cfg.optim, params.base.seed, torch.device("cpu"),
+                       params.pretrain, None, "", spans=spans[fit])
+    return method.export_encoder(), history
+
+
 def parse_probe(text: str, base):
     if text == "default":
         return base
@@ -140,22 +152,15 @@ def main() -> None:
     configure_torch(2)
     device = torch.device("cpu")
     data, fit, val, labels = fit_val_split(params, a.dataset)
-    x_all, mo_all = data.x, data.motion
-    spans_all = clip_spans(torch.from_numpy(data.index["frames"].to_numpy().astype(np.int64)),
-                           params.preprocess.crop_ratio)
-    x, motion, y = x_all[fit], mo_all[fit], labels[fit]
-    vx, vy = x_all[val], labels[val]
+    x, y = data.x[fit], labels[fit]
+    vx, vy = data.x[val], labels[val]
     classes = data.num_classes
     cfg = params.method_params
     frames, layout = x.shape[2], data.layout
-    torch.manual_seed(derive_seed(params.base.seed, "init", params.method))
-    method = build_method(params.method, cfg, layout=layout, frames=frames)
     t0 = time.time()
-    history = pretrain(method, x, motion, cfg.optim, params.base.seed, device, params.pretrain, None, "",
-                       spans=spans_all[fit])
+    encoder, history = pretrain_on_fit(params, data, fit)
     secs = time.time() - t0
     loss = history.rows[-1]["loss"] if history.rows else float("nan")
-    encoder = method.export_encoder()
     rand = random_backbone(backbone_spec(cfg.backbone, layout, frames), derive_seed(params.base.seed, "random_init"))
     ev = params.evaluate
     feats = {}
