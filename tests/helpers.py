@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from skelssl.config import MethodName, Params, Skeleton2vecParams, load_params
+from skelssl.config import FinetuneEpochs, MethodName, Params, Skeleton2vecParams, load_params
 from skelssl.skeleton import NTU25
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +48,15 @@ def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     for key, value in update.items():
         out[key] = merge(out[key], value) if isinstance(value, dict) else value
     return out
+
+
+def finetune_update(epochs: int | None = None, **recipe: Any) -> dict[str, Any]:
+    """An `evaluate.finetune` update (for `merge`) that sets `recipe` in every backbone's recipe and,
+    given `epochs`, every backbone's epochs: tests shrink whichever backbone they train."""
+    update: dict[str, Any] = {backbone: dict(recipe) for backbone in FinetuneEpochs.model_fields}
+    if epochs is not None:
+        update["epochs"] = dict.fromkeys(FinetuneEpochs.model_fields, epochs)
+    return update
 
 
 def update_in_place(tree: Any, update: dict[str, Any]) -> None:

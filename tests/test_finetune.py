@@ -9,7 +9,7 @@ from ruamel.yaml import YAML
 
 from helpers import LAYOUT, default_params
 from skelssl.backbones import backbone_spec, build_backbone, random_backbone
-from skelssl.config import GINParams, STGCNParams, TransformerParams
+from skelssl.config import FinetuneEpochs, GINParams, STGCNParams, TransformerParams
 from skelssl.errors import SkelsslError
 from skelssl.evaluation.finetune import FinetuneResult, _train_epoch, finetune, lr_param_groups
 from skelssl.evaluation.heads import TransformerClassifier, build_classifier
@@ -49,7 +49,7 @@ def _encoder(name: str, seed: int = 0) -> torch.nn.Module:
 
 def _cfg(**update):
     base = {"batch_size": 8, "lr": 3e-3, "warmup_epochs": 1}
-    return default_params().evaluate.finetune.model_copy(update=base | update)
+    return default_params().evaluate.finetune.transformer.model_copy(update=base | update)
 
 
 @pytest.mark.parametrize(("name", "epochs"), [("transformer", 6), ("stgcn", 18), ("gin", 12)])
@@ -161,7 +161,10 @@ def tiny_run(tmp_path):
                  backbone_spec(BACKBONES["stgcn"], LAYOUT, T), {})
     params = default_params()
     ev = params.evaluate.model_copy(update={
-        "finetune": _cfg(epochs=3),
+        "finetune": params.evaluate.finetune.model_copy(update={
+            # the stgcn encoder's recipe and epochs; the other backbones' differ, so the asserts on
+            # epochs and batch size below show that the stage picks the encoder's backbone
+            "stgcn": _cfg(), "epochs": FinetuneEpochs(transformer=5, stgcn=3, gin=4)}),
         "semi": params.evaluate.semi.model_copy(update={"repeats": 2, "epochs": 2}),
     })
     run = params.pretrain.model_copy(update={"device": "cpu", "threads": 1})
@@ -204,6 +207,7 @@ def test_run_finetune_writes_metrics_and_live_log(tiny_run):
     info = YAML(typ="safe").load(out / "live" / "params.yaml")  # facts and settings, not metrics
     assert (info["train_samples"], info["test_samples"], info["classes"]) == (24, 12, 3)
     assert info["finetune"]["epochs"] == 3 and info["scratch_layer_decay"] == 1.0
+    assert info["backbone"] == "stgcn" and info["finetune"]["batch_size"] == 8  # not the transformer recipe's 32
     assert _files(out) == [".skelssl-output", "live/metrics.json", "live/params.yaml",
                            "live/plots/custom/loss.json", "live/plots/custom/top1.json",
                            "metrics.json"]  # no temp files, nothing else (e.g. no dvc.yaml, report)
@@ -286,7 +290,7 @@ def test_run_semi_writes_mean_std_over_repeats(tiny_run, monkeypatch):
             assert torch.equal(ours["train"][1], base["train"][1])
             assert torch.equal(ours["weights"], checkpoint["state_dict"][weight])
             assert torch.equal(base["weights"], random_weights)
-            assert (ours["layer_decay"], base["layer_decay"]) == (params.evaluate.finetune.layer_decay, 1.0)
+            assert (ours["layer_decay"], base["layer_decay"]) == (params.evaluate.finetune.stgcn.layer_decay, 1.0)
             assert ours["epochs"] == base["epochs"] == 2
             seed = derive_seed(params.base.seed, f"semi/{fraction}/{r}")
             idx = label_subset(y_train, fraction, params.evaluate.semi.balanced, seed)

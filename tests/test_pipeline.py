@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from helpers import copy_project, merge
+from helpers import copy_project, finetune_update, merge
 
 TINY = {
     "synthesize": {"classes": 6, "subjects": 4, "frames": {"min": 20, "max": 30}},
     "preprocess": {"frames": 8},
-    "evaluate": {"linear": {"epochs": 3}, "finetune": {"epochs": 1, "batch_size": 8, "warmup_epochs": 0},
+    "evaluate": {"linear": {"epochs": 3}, "finetune": finetune_update(epochs=1, batch_size=8, warmup_epochs=0),
                  "semi": {"fractions": [0.1], "repeats": 2, "epochs": 1},
                  "robustness": {"drop": [0, 4]}, "streams": {"streams": ["joint", "bone"], "epochs": 1},
                  "transfer": {"subjects": 4, "epochs": 1}, "embedding": {"samples": 40, "perplexity": 5.0}},

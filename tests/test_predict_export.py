@@ -18,7 +18,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from helpers import ROOT, copy_project, default_params, tiny_method_params
+from helpers import ROOT, copy_project, default_params, finetune_update, merge, tiny_method_params
 from skelssl.backbones import backbone_spec, build_backbone
 from skelssl.cli import app
 from skelssl.config import Params
@@ -41,7 +41,7 @@ def _params() -> Params:
     data["ingest"].update(source="generic", layout="ntu25", workers=1)
     data["preprocess"].update(frames=FRAMES)
     data["pretrain"].update(device="cpu", threads=1)
-    data["evaluate"]["finetune"].update(epochs=1, batch_size=8)
+    data["evaluate"]["finetune"] = merge(data["evaluate"]["finetune"], finetune_update(epochs=1, batch_size=8))
     data["evaluate"]["linear"].update(epochs=1, batch_size=8)
     data["methods"]["skeleton2vec"] = tiny_method_params("skeleton2vec").model_dump(mode="json")
     return Params.model_validate(data)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from ruamel.yaml import YAML
 
-from helpers import _TINY, ROOT, merge
+from helpers import _TINY, ROOT, finetune_update, merge
 from skelssl.config import FinetuneParams, LinearParams, Params, SemiParams, StreamsParams, load_params
 from skelssl.errors import ParamsError
 from skelssl.presets import apply_overrides, read_preset
@@ -64,11 +64,13 @@ def _recipe_keys(protocol: str, p: Params) -> set[str]:
             keys |= {"augment.rotation", "augment.temporal.kind"}
             if p.evaluate.linear.augment.temporal.kind == "random_crop":
                 keys |= {"augment.temporal.min_ratio", "augment.temporal.max_ratio", "augment.temporal.min_frames"}
-    elif protocol == "finetune":
-        ft = p.evaluate.finetune
+    elif protocol == "finetune":  # the recipe of the method's backbone, and its epochs
+        backbone = p.method_params.backbone.name
+        ft = p.evaluate.finetune.recipe(backbone)
         keys = set(FinetuneParams.model_fields)
         keys -= {"momentum"} if ft.optimizer != "sgd" else set()
         keys -= {"gamma"} if ft.schedule != "step" else set()
+        keys = {f"{backbone}.{key}" for key in keys} | {f"epochs.{backbone}"}
     elif protocol == "semi":
         keys = set(SemiParams.model_fields)
     elif protocol == "streams":
@@ -121,11 +123,11 @@ MAMP_PROBE = {  # [MAMP-code] main_linprobe.py + linprobe_t120_layer8.yaml + scr
     **{f"evaluate.linear.augment.temporal.{k}": v for k, v in MAMP_CROP.items()},
 }
 MAMP_FINETUNE = {  # main_finetune.py, finetune_t120_layer8_decay.yaml, script_finetune.sh, semi configs + script_semi.sh
-    "evaluate.finetune.optimizer": "adamw", "evaluate.finetune.schedule": "cosine",
-    "evaluate.finetune.lr": 3e-4, "evaluate.finetune.min_lr": 1e-5, "evaluate.finetune.warmup_epochs": 5,
-    "evaluate.finetune.epochs": 100, "evaluate.finetune.batch_size": 48, "evaluate.finetune.weight_decay": 0.05,
-    "evaluate.finetune.layer_decay": 0.8, "evaluate.finetune.drop_path": 0.3,
-    "evaluate.finetune.label_smoothing": 0.1,
+    "evaluate.finetune.transformer.optimizer": "adamw", "evaluate.finetune.transformer.schedule": "cosine",
+    "evaluate.finetune.transformer.lr": 3e-4, "evaluate.finetune.transformer.min_lr": 1e-5, "evaluate.finetune.transformer.warmup_epochs": 5,
+    "evaluate.finetune.epochs.transformer": 100, "evaluate.finetune.transformer.batch_size": 48, "evaluate.finetune.transformer.weight_decay": 0.05,
+    "evaluate.finetune.transformer.layer_decay": 0.8, "evaluate.finetune.transformer.drop_path": 0.3,
+    "evaluate.finetune.transformer.label_smoothing": 0.1,
     "evaluate.semi.fractions": [0.01, 0.1], "evaluate.semi.repeats": 5, "evaluate.semi.balanced": False,
     "evaluate.semi.epochs": 100, "evaluate.transfer.epochs": 100,
 }
@@ -140,21 +142,21 @@ PINNED = {
         "methods.skeleton2vec.augment.temporal.kind": "uniform_segments", "methods.skeleton2vec.augment.rotation": 0.3,
         "evaluate.linear.augment.temporal.kind": "uniform_segments", "preprocess.frames": 90},
     "skeletonmae_graph": {  # STRL fine-tuning, [GSMAE-paper] (methods.md §3.5)
-        "evaluate.finetune.optimizer": "sgd", "evaluate.finetune.momentum": 0.9, "evaluate.finetune.lr": 0.1,
-        "evaluate.finetune.schedule": "step", "evaluate.finetune.milestones": [90, 100],
-        "evaluate.finetune.gamma": 0.1, "evaluate.finetune.epochs": 110, "evaluate.finetune.warmup_epochs": 5,
-        "evaluate.finetune.label_smoothing": 0.1, "evaluate.finetune.batch_size": 128,
+        "evaluate.finetune.gin.optimizer": "sgd", "evaluate.finetune.gin.momentum": 0.9, "evaluate.finetune.gin.lr": 0.1,
+        "evaluate.finetune.gin.schedule": "step", "evaluate.finetune.gin.milestones": [90, 100],
+        "evaluate.finetune.gin.gamma": 0.1, "evaluate.finetune.epochs.gin": 110, "evaluate.finetune.gin.warmup_epochs": 5,
+        "evaluate.finetune.gin.label_smoothing": 0.1, "evaluate.finetune.gin.batch_size": 128,
     },
     "pstl": {  # [PSTL-code] config.py, procedure.py, model.py, dataset.py, module/gcn/utils/graph.py
         "methods.pstl.backbone.partition": "reference",
         "evaluate.linear.head": "linear", "evaluate.linear.optimizer": "adam", "evaluate.linear.lr": 0.01,
         "evaluate.linear.weight_decay": 0.0, "evaluate.linear.schedule": "cosine_epoch",
         "evaluate.linear.epochs": 150, "evaluate.linear.batch_size": 128, "evaluate.linear.augment.kind": "none",
-        "evaluate.finetune.optimizer": "adam", "evaluate.finetune.lr": 5e-3,
-        "evaluate.finetune.schedule": "cosine_epoch", "evaluate.finetune.min_lr": 0.0,
-        "evaluate.finetune.warmup_epochs": 0, "evaluate.finetune.weight_decay": 0.0,
-        "evaluate.finetune.epochs": 150, "evaluate.finetune.batch_size": 128,
-        "evaluate.finetune.label_smoothing": 0.0, "evaluate.finetune.layer_decay": 1.0,
+        "evaluate.finetune.stgcn.optimizer": "adam", "evaluate.finetune.stgcn.lr": 5e-3,
+        "evaluate.finetune.stgcn.schedule": "cosine_epoch", "evaluate.finetune.stgcn.min_lr": 0.0,
+        "evaluate.finetune.stgcn.warmup_epochs": 0, "evaluate.finetune.stgcn.weight_decay": 0.0,
+        "evaluate.finetune.epochs.stgcn": 150, "evaluate.finetune.stgcn.batch_size": 128,
+        "evaluate.finetune.stgcn.label_smoothing": 0.0, "evaluate.finetune.stgcn.layer_decay": 1.0,
         "evaluate.semi.balanced": True, "evaluate.semi.epochs": 150,
         "evaluate.streams.streams": ["joint", "motion", "bone"], "evaluate.streams.epochs": 150,
     },
@@ -210,7 +212,7 @@ def _tiny_paper(preset) -> Params:
     data["methods"][method] = block
     ev = data["evaluate"]
     ev["linear"].update(epochs=1, batch_size=8)
-    ev["finetune"].update(epochs=1, batch_size=8)
+    ev["finetune"] = merge(ev["finetune"], finetune_update(epochs=1, batch_size=8))
     ev["semi"].update(epochs=1, repeats=1, fractions=[0.5])  # 1% of 18 clips is one clip
     ev["transfer"].update(epochs=1, subjects=4)
     ev["streams"].update(epochs=1)

@@ -23,9 +23,9 @@ CPU = torch.device("cpu")
 PSTL_PROBE = {"head": "linear", "optimizer": "adam", "lr": 0.01, "weight_decay": 0.0,
               "schedule": "cosine_epoch", "epochs": 150, "batch_size": 128}
 STRL = {"optimizer": "sgd", "momentum": 0.9, "lr": 0.1, "schedule": "step", "milestones": [90, 100],
-        "gamma": 0.1, "epochs": 110, "warmup_epochs": 5, "batch_size": 128}
-PSTL_FT = {"optimizer": "adam", "lr": 5e-3, "schedule": "cosine_epoch", "milestones": [], "epochs": 150,
-           "warmup_epochs": 0, "min_lr": 0.0, "weight_decay": 0.0}
+        "gamma": 0.1, "warmup_epochs": 5, "batch_size": 128}  # 110 epochs
+PSTL_FT = {"optimizer": "adam", "lr": 5e-3, "schedule": "cosine_epoch", "milestones": [],
+           "warmup_epochs": 0, "min_lr": 0.0, "weight_decay": 0.0}  # 150 epochs
 
 
 def _linear(**update) -> LinearParams:
@@ -33,7 +33,7 @@ def _linear(**update) -> LinearParams:
 
 
 def _finetune(**update) -> FinetuneParams:
-    return FinetuneParams.model_validate(default_params().evaluate.finetune.model_dump() | update)
+    return FinetuneParams.model_validate(default_params().evaluate.finetune.transformer.model_dump() | update)
 
 
 def _separable(seed: int, n_per_class: int = 30, classes: int = 4, dim: int = 8):
@@ -160,7 +160,7 @@ def test_finetune_optimizers():
 def test_finetune_runs_with_each_papers_recipe(backbone, recipe):
     from test_finetune import _encoder, _task
 
-    cfg = _finetune(**recipe | {"epochs": 3, "warmup_epochs": min(1, recipe["warmup_epochs"]),
+    cfg = _finetune(**recipe | {"warmup_epochs": min(1, recipe["warmup_epochs"]),
                                 "batch_size": 8, "milestones": [1, 2] if recipe["milestones"] else []})
     result = finetune(_encoder(backbone), backbone, _task(6, 3, 0), _task(2, 3, 1), 3, cfg, 3,
                       torch.Generator().manual_seed(0), CPU)
@@ -175,3 +175,36 @@ def test_milestones_go_with_the_step_schedule():
     with pytest.raises(ValidationError, match="milestones are used only"):
         _finetune(schedule="cosine", milestones=[90])
     assert _finetune(**STRL).milestones == [90, 100]
+
+
+# ---------------------------------------------------------------------------- one recipe per backbone
+
+
+def test_every_backbone_has_a_finetune_recipe_and_epochs():
+    from skelssl.backbones import BACKBONES
+    from skelssl.config import FinetuneEpochs, FinetuneRecipes
+
+    assert set(FinetuneEpochs.model_fields) == set(BACKBONES)
+    assert set(FinetuneRecipes.model_fields) == set(BACKBONES) | {"epochs"}
+    recipes = default_params().evaluate.finetune
+    for name in BACKBONES:
+        assert recipes.recipe(name) is getattr(recipes, name)
+        assert recipes.epochs_for(name) == getattr(recipes.epochs, name)
+
+
+def test_unknown_backbone_has_no_recipe():
+    from skelssl.errors import ParamsError
+
+    with pytest.raises(ParamsError, match="evaluate.finetune has no recipe for backbone 'ctrgcn'"):
+        default_params().evaluate.finetune.recipe("ctrgcn")
+
+
+def test_default_recipes_per_backbone():
+    """The transformer recipe is MAMP's; ST-GCN's is PSTL's; GIN + STRL trains with AdamW (STRL's
+    SGD 0.1 does not train it here: docs/real-data-tuning.md)."""
+    recipes = default_params().evaluate.finetune
+    assert recipes.transformer.optimizer == "adamw" and recipes.transformer.layer_decay < 1.0
+    stgcn = recipes.stgcn.model_dump()
+    assert {k: stgcn[k] for k in PSTL_FT} == PSTL_FT and stgcn["label_smoothing"] == 0.0
+    assert recipes.gin.optimizer == "adamw" and recipes.gin.lr == 3e-3
+

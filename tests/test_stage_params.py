@@ -45,6 +45,11 @@ CONDITIONAL: dict[str, str] = {
     "ingest.on_error": "read when an item fails to parse",
     "ingest.pku_mmd": "read by the pku_mmd source only",
     "ingest.npz": "read by the ctrgcn_npz source only",
+    # the tiny encoder is a transformer; the recipe is chosen by the encoder's backbone
+    "evaluate.finetune.stgcn": "read for ST-GCN encoders only (pstl)",
+    "evaluate.finetune.gin": "read for GIN encoders only (skeletonmae_graph)",
+    "evaluate.finetune.epochs.stgcn": "read for ST-GCN encoders only (pstl)",
+    "evaluate.finetune.epochs.gin": "read for GIN encoders only (skeletonmae_graph)",
 }
 # (stage, key): tracked although that stage never reads it, and why.
 PARTLY_READ: dict[tuple[str, str], str] = {
@@ -218,7 +223,7 @@ TINY: dict[str, Any] = {
     "methods": {"skeleton2vec": {"optim": {"epochs": 1, "warmup_epochs": 0}}},
     "evaluate": {"linear": {"epochs": 1},
                  "knn": {"k": 3},
-                 "finetune": {"epochs": 1, "batch_size": 8, "warmup_epochs": 0},
+                 "finetune": {"epochs": {"transformer": 1}, "transformer": {"batch_size": 8, "warmup_epochs": 0}},
                  "semi": {"fractions": [0.5], "repeats": 1, "epochs": 1},
                  "robustness": {"drop": [0, 2]},
                  "streams": {"epochs": 1, "streams": ["joint", "bone"]},
@@ -228,8 +233,8 @@ TINY: dict[str, Any] = {
 # Each stage also runs with these params so that values read only under other settings are read
 # (a stage's reads: the union over its runs).
 PROBE_AUGMENT = {"evaluate": {"linear": {"augment": {"kind": "crop_rotate", "temporal": {"min_frames": 8}}}}}
-STEP_SGD = {"evaluate": {"finetune": {"optimizer": "sgd", "schedule": "step", "milestones": [1],
-                                      "gamma": 0.5}}}
+STEP_SGD = {"evaluate": {"finetune": {"transformer": {"optimizer": "sgd", "schedule": "step",
+                                                      "milestones": [1], "gamma": 0.5}}}}
 RANDOM_CROP = {"methods": {"skeleton2vec": {"augment": {"temporal": {"kind": "random_crop",
                                                                  "min_frames": 8}}}}}
 VARIANTS: dict[str, list[dict[str, Any]]] = {
@@ -284,18 +289,20 @@ def test_recorder_records_paths_and_whole_blocks():
     params = tiny_params()
     reads = record(params, lambda p: (p.evaluate.linear.epochs, p.method_params.optim.model_dump(),
                                       isinstance(p.evaluate, type(params.evaluate)),
-                                      p.evaluate.finetune.model_copy(update={"lr": 1.0}).lr))
-    assert reads == {"evaluate.linear.epochs", "method", "methods.skeleton2vec.optim"}
-    tracked = ["base", "evaluate.finetune", "evaluate.semi"]
-    finetune = {f"evaluate.finetune.{key}" for key in FinetuneParams.model_fields}
+                                      p.evaluate.finetune.recipe("transformer").model_copy(update={"lr": 1.0}).lr,
+                                      p.evaluate.finetune.epochs_for("transformer")))
+    assert reads == {"evaluate.linear.epochs", "method", "methods.skeleton2vec.optim",
+                     "evaluate.finetune.epochs.transformer"}
+    tracked = ["base", "evaluate.finetune.transformer", "evaluate.semi"]
+    finetune = {f"evaluate.finetune.transformer.{key}" for key in FinetuneParams.model_fields}
     check_keys("x", tracked, {"base.seed", "base.split", "evaluate.semi"} | finetune, params)
     with pytest.raises(AssertionError, match=r"does not track: \['evaluate.knn.k'\]"):
         check_keys("x", tracked, {"base", "evaluate.semi", "evaluate.knn.k"} | finetune, params)
-    with pytest.raises(AssertionError, match=r"never reads: \['base.split', 'evaluate.finetune.epochs'\]"):
-        check_keys("x", tracked, {"base.seed", "evaluate.semi"} | finetune - {"evaluate.finetune.epochs"},
+    with pytest.raises(AssertionError, match=r"never reads: \['base.split', 'evaluate.finetune.transformer.lr'\]"):
+        check_keys("x", tracked, {"base.seed", "evaluate.semi"} | finetune - {"evaluate.finetune.transformer.lr"},
                    params)
     with pytest.raises(AssertionError, match=r"never reads: \['evaluate.semi'\]"):
-        check_keys("x", tracked, {"base", "evaluate.finetune"}, params)
+        check_keys("x", tracked, {"base", "evaluate.finetune.transformer"}, params)
 
 
 STAGES = ["synthesize", "ingest", "preprocess", "pretrain", "evaluate", "finetune", "semi",

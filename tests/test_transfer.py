@@ -19,7 +19,8 @@ def _small(params: Params) -> Params:
     prep = params.preprocess.model_copy(update={"frames": FRAMES})
     ev = params.evaluate.model_copy(update={
         "transfer": params.evaluate.transfer.model_copy(update={"subjects": 4, "epochs": 2}),
-        "finetune": params.evaluate.finetune.model_copy(update={"batch_size": 8, "warmup_epochs": 0})})
+        "finetune": params.evaluate.finetune.model_copy(update={
+            "transformer": params.evaluate.finetune.transformer.model_copy(update={"batch_size": 8, "warmup_epochs": 0})})})
     return params.model_copy(update={"synthesize": synth, "preprocess": prep, "evaluate": ev})
 
 

@@ -7,7 +7,10 @@ their own random features. This script trains the random-init backbone of a meth
 on the validation split of `tune.py` (fit = training side minus the held-out subjects; val = those
 subjects; the test split is never read), or with `--pretrained` the method's encoder after its
 committed pretraining on the fit part (as tune.py), and prints one TSV line per recipe: dataset, method,
-recipe, seed, seconds, final training loss, val top-1 last / best (epoch).
+recipe, seed, seconds, final training loss, val top-1 last / best (epoch). A recipe is
+`evaluate.finetune.<the method's backbone>` with the listed changes; "default" is that recipe as
+committed. In the rows of scratch_runs.tsv written before per-backbone recipes (the first 19),
+"default" is the one recipe then shared by every backbone, today's `evaluate.finetune.transformer`.
 
 Usage:
   python benchmarks/real/scratch_recipe.py --dataset msr --method pstl --epochs 15 \
@@ -49,7 +52,7 @@ def main() -> None:
     spec = backbone_spec(params.method_params.backbone, data.layout, data.x.shape[2])
     pretrained = pretrain_on_fit(params, data, fit)[0] if a.pretrained else None
     for text in a.recipe or ["default"]:
-        cfg = parse_probe(text, params.evaluate.finetune)
+        cfg = parse_probe(text, params.evaluate.finetune.recipe(spec["config"]["name"]))
         encoder = random_backbone(spec, derive_seed(a.seed, "random_init")) if pretrained is None else pretrained
         t0 = time.time()
         result = finetune(encoder, spec["config"]["name"], (data.x[fit], labels[fit]), (data.x[val], labels[val]),

@@ -421,10 +421,11 @@ class KnnParams(Strict):
 
 
 class FinetuneParams(Strict):
-    """End-to-end training of encoder + head: full fine-tuning, the semi-supervised protocol and the
-    supervised-from-scratch baseline (same recipe from a random init)."""
+    """One backbone's recipe for end-to-end training of encoder + head: full fine-tuning, the
+    semi-supervised protocol, transfer and the supervised-from-scratch baseline (the same recipe from
+    a random init). How long it trains is the caller's: `evaluate.finetune.epochs`,
+    `evaluate.semi.epochs`, `evaluate.transfer.epochs`."""
 
-    epochs: PositiveInt
     batch_size: PositiveInt
     optimizer: Literal["adamw", "adam", "sgd"]  # adamw (MAMP) | adam (PSTL; L2 weight decay) | sgd (STRL)
     momentum: Annotated[StrictFloat, Field(ge=0, lt=1)]  # sgd only (the adams use betas (0.9, 0.999))
@@ -451,11 +452,42 @@ class FinetuneParams(Strict):
         return self
 
 
+class FinetuneEpochs(Strict):
+    """The `finetune` stage's epochs, per backbone (semi and transfer have their own)."""
+
+    transformer: PositiveInt
+    stgcn: PositiveInt
+    gin: PositiveInt
+
+
+class FinetuneRecipes(Strict):
+    """`evaluate.finetune`: one end-to-end recipe per backbone (the names of
+    `skelssl.backbones.BACKBONES`); a stage uses the recipe of the backbone its encoder checkpoint
+    names, so `-S method=…` switches recipe with the backbone. Backbones differ in how many
+    optimiser steps they need and which optimiser trains them (docs/real-data-tuning.md, "Third
+    session"), so one shared recipe under-trains some of them."""
+
+    epochs: FinetuneEpochs
+    transformer: FinetuneParams
+    stgcn: FinetuneParams
+    gin: FinetuneParams
+
+    def recipe(self, backbone: str) -> FinetuneParams:
+        """The recipe for encoders of `backbone` (a checkpoint's backbone name)."""
+        if backbone not in FinetuneEpochs.model_fields:
+            raise ParamsError(f"evaluate.finetune has no recipe for backbone {backbone!r}")
+        return getattr(self, backbone)
+
+    def epochs_for(self, backbone: str) -> int:
+        self.recipe(backbone)  # the same check
+        return getattr(self.epochs, backbone)
+
+
 class SemiParams(Strict):
     fractions: list[Fraction]  # fractions of the training labels kept (the papers: 0.01, 0.1)
     repeats: PositiveInt  # subsets drawn per fraction; reported as mean ± std
     balanced: StrictBool  # class-balanced subsets (at least one clip per class) or plain random
-    epochs: PositiveInt  # fine-tuning epochs on a subset (the rest of the recipe: evaluate.finetune)
+    epochs: PositiveInt  # fine-tuning epochs on a subset (the recipe: evaluate.finetune.<backbone>)
 
 
 class RobustnessParams(Strict):
@@ -471,7 +503,7 @@ class StreamsParams(Strict):
 
 class TransferParams(Strict):
     """The embedded transfer target: the synthesizer re-run with another seed, other subjects and a
-    noisier sensor (a stand-in for NTU → PKU-MMD II); fine-tuned with `evaluate.finetune`."""
+    noisier sensor (a stand-in for NTU → PKU-MMD II); fine-tuned with `evaluate.finetune.<backbone>`."""
 
     seed: Annotated[StrictInt, Field(ge=0)]  # synthesizer seed of the target dataset
     subjects: Annotated[StrictInt, Field(ge=2, le=106)]
@@ -488,7 +520,7 @@ class EvaluateParams(Strict):
     batch_size: PositiveInt  # feature extraction
     linear: LinearParams
     knn: KnnParams
-    finetune: FinetuneParams
+    finetune: FinetuneRecipes
     semi: SemiParams
     robustness: RobustnessParams
     streams: StreamsParams

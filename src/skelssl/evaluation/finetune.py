@@ -1,7 +1,8 @@
 """End-to-end training of encoder + head: full fine-tuning, the semi-supervised protocol (on a label
 subset) and the supervised-from-scratch baseline (a random encoder, layer_decay 1.0).
 
-Recipe (`evaluate.finetune`; the defaults follow MAMP `main_finetune.py`, methods.md §1.5): AdamW
+Recipe (`FinetuneParams`, one per backbone in `evaluate.finetune`; the transformer default follows
+MAMP `main_finetune.py`, methods.md §1.5, the ST-GCN default PSTL's recipe below): AdamW
 (default betas), linear warmup from 0 then half-cosine to `min_lr`, updated every step
 (`skelssl.train.lr_at`, schedule "cosine"); layer-wise lr decay, a
 parameter of layer id i getting lr · layer_decay^(num_layers − i) (transformer: embeddings 0,
@@ -12,7 +13,7 @@ batch of an epoch is dropped (MAMP's loader drops it). Test top-1 is measured af
 `last_top1` is the headline; `best_top1` / `best_epoch` (the maximum over epochs, what MAMP's
 script prints) is reported separately because it selects on the test set.
 
-Other papers' recipes (set in their presets, docs/presets.md): `optimizer` "adam" (torch Adam,
+Other recipes (the stgcn default and the paper presets, docs/presets.md): `optimizer` "adam" (torch Adam,
 default betas, weight decay as L2; PSTL: lr 5e-3, no decay) or "sgd" (`momentum`; STRL: 0.9);
 `schedule` "cosine_epoch" (the warmup + cosine lr computed per epoch and held for the epoch, PSTL's
 CosineAnnealingLR stepped once per epoch) or "step" (the linear per-step warmup, then lr ×
@@ -158,7 +159,7 @@ def finetune(encoder: nn.Module, backbone: str, train: tuple[torch.Tensor, torch
     batch = min(cfg.batch_size, len(x))
     if batch < 2:
         raise SkelsslError(f"{label}: BatchNorm needs batches of at least 2 clips; got "
-                           f"{len(x)} training clips and evaluate.finetune.batch_size {cfg.batch_size}")
+                           f"{len(x)} training clips and evaluate.finetune.{backbone}.batch_size {cfg.batch_size}")
     schedule = {"cfg": cfg, "epochs": epochs}
     devices = [torch.cuda.current_device()] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):

@@ -39,10 +39,14 @@ shear/rotation) while its kNN is above it (+7.6): Barlow Twins on 173 clips lear
 invariances that kNN rewards but a converged BatchNorm-linear probe does not. On the test splits
 (docs/report-real, 3 seeds) the gap is −18.9 (MSR), −7.4 (UTD-MHAD), −6.6 (Penn Action). Not the
 BatchNorm running statistics of the augmented, masked streams: re-estimated on the clean training
-clips they give 38.1 instead of 39.8 (benchmarks/real/bn_recalibration.py). Not understood further
-yet (projector size, λ and the CPU-reduced ST-GCN width are the untried levers). The benchmark's
-fine-tune / scratch columns for this ST-GCN (18–35% on MSR/UTD) are under-training by its 15-epoch
-budget: PSTL's own recipe at 150 epochs reaches 55% on MSR's validation split (docs/real-data-tuning.md).
+clips they give 38.1 instead of 39.8 (benchmarks/real/bn_recalibration.py). Nor any single lever
+tried on the same split (seed 0, runs.tsv; gap −6.8 as committed): PSTL's ST-GCN width 16/256
+−12.7 (the wider random twin gains more: 56.8), projector 128 / 2048 −11.9 / −16.1, λ 5e-3
+(Barlow Twins' own) −16.1, no left/right flip −30.5, batch 16 −19.5, dropout 0 −20.3. With 173
+clips the pretext learns invariances that cost the linear probe more than they give. Fine-tuning
+this ST-GCN uses `evaluate.finetune.stgcn`, PSTL's own recipe: with the transformer recipe the
+benchmark's fine-tune / scratch columns sat at 18–35% on MSR/UTD (under-training), while PSTL's
+recipe at 150 epochs reaches 55% on MSR's validation split (docs/real-data-tuning.md).
 """
 
 from __future__ import annotations

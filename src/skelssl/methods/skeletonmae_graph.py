@@ -77,10 +77,12 @@ strongest twin of all methods; the pretrained encoder 65.3 (lr 1e-3 and 100 epoc
 its loss halves, 0.120 → 0.064); kNN +5.0. Per-frame GIN features of aligned, scaled coordinates
 are already as separable as what the reconstruction pretext adds on 173 clips. On the test splits
 (docs/report-real, 3 seeds) the gap is −3.5 (MSR), −1.6 (UTD-MHAD), +1.0 (Penn Action); the GIN,
-pretrained or random, gives the best linear probe on every dataset. Its fine-tune / scratch columns
-(25–33% on MSR/UTD) are under-training by the benchmark's 15-epoch budget: GIN + STRL from scratch
-reaches 55% on MSR's validation split with AdamW lr 3e-3 at 50 epochs, while STRL's published SGD
-lr 0.1 diverges or learns nothing there (docs/real-data-tuning.md, "Third session").
+pretrained or random, gives the best linear probe on every dataset. Fine-tuning uses
+`evaluate.finetune.gin` (AdamW lr 3e-3, our CPU default; the paper preset keeps STRL's SGD): with
+the transformer recipe at 15 epochs the benchmark's fine-tune / scratch columns sat at 25–33% on
+MSR/UTD (under-training); GIN + STRL from scratch reaches 55% on MSR's validation split with AdamW
+lr 3e-3 at 50 epochs, while STRL's published SGD lr 0.1 diverges or learns nothing there
+(docs/real-data-tuning.md, "Third session").
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 """Stages `finetune` and `semi`: end-to-end training on the labelled training split, tested on the
-test split (`skelssl.evaluation.finetune` holds the recipe).
+test split (`skelssl.evaluation.finetune` trains). Both use the recipe of the encoder's backbone,
+`evaluate.finetune.<transformer|stgcn|gin>` (the checkpoint names it); `run_finetune` trains for
+`evaluate.finetune.epochs.<backbone>` epochs.
 
 `run_finetune` writes `metrics.json` {"finetune": …, "scratch": …} (each: top1_last, the headline;
 top1_best and best_epoch, the maximum over epochs that MAMP's script reports) atomically at the
@@ -92,13 +94,14 @@ class RunCurves:
 
 
 def _run_params(params: Params, data: Processed, backbone: str, n_train: int, n_test: int,
-                exclude: tuple[str, ...] = ()) -> dict:
-    """What the live log's params.yaml holds: settings, the recipe (but `exclude`: only what the
-    stage reads) and the clip counts."""
-    recipe = params.evaluate.finetune
+                epochs: int | None = None) -> dict:
+    """What the live log's params.yaml holds: settings, the backbone's recipe (with `epochs` when the
+    stage trains for the recipe's epochs) and the clip counts."""
+    recipe = params.evaluate.finetune.recipe(backbone)
     return {"split": params.base.split, "seed": params.base.seed, "backbone": backbone,
             "classes": data.num_classes, "train_samples": n_train, "test_samples": n_test,
-            "finetune": {k: getattr(recipe, k) for k in FinetuneParams.model_fields if k not in exclude},
+            "finetune": ({} if epochs is None else {"epochs": epochs})
+            | {k: getattr(recipe, k) for k in FinetuneParams.model_fields},
             "scratch_layer_decay": 1.0}
 
 
@@ -112,17 +115,17 @@ def run_finetune(params: Params, processed_dir: Path, encoder_path: Path, out_di
     if model_dir is not None:
         claim_output_dir(model_dir, "finetune", (CLASSIFIER,), inputs=(processed_dir, encoder_path))
     data, checkpoint, device = _setup(params, processed_dir, encoder_path)
-    split, cfg, seed = params.base.split, params.evaluate.finetune, params.base.seed
-    spec = checkpoint["backbone"]
+    split, seed, spec = params.base.split, params.base.seed, checkpoint["backbone"]
+    name = spec["config"]["name"]
+    cfg, epochs = params.evaluate.finetune.recipe(name), params.evaluate.finetune.epochs_for(name)
     encoders = {"finetune": (backbone_from_checkpoint(checkpoint), cfg),
                 "scratch": (random_backbone(spec, derive_seed(seed, "random_init")),
                             cfg.model_copy(update={"layer_decay": 1.0}))}
     train, test = _labelled(data, split, True), _labelled(data, split, False)
-    live = LiveLog(out_dir, "finetune", _run_params(params, data, spec["config"]["name"], len(train[0]),
-                                                    len(test[0])))
+    live = LiveLog(out_dir, "finetune", _run_params(params, data, name, len(train[0]), len(test[0]), epochs))
     curves = RunCurves(live)
-    runs = {run: finetune(encoder, spec["config"]["name"], train, test, data.num_classes, run_cfg,
-                          cfg.epochs, torch_generator(seed, run), device, run,
+    runs = {run: finetune(encoder, name, train, test, data.num_classes, run_cfg,
+                          epochs, torch_generator(seed, run), device, run,
                           keep_model=model_dir is not None and run == "finetune",
                           on_epoch=curves.on_epoch(run, run))
             for run, (encoder, run_cfg) in encoders.items()}
@@ -150,12 +153,13 @@ def run_semi(params: Params, processed_dir: Path, encoder_path: Path, out_dir: P
     data, checkpoint, device = _setup(params, processed_dir, encoder_path)
     (x, y), test = _labelled(data, params.base.split, True), _labelled(data, params.base.split, False)
     spec = checkpoint["backbone"]
-    name, semi, cfg = spec["config"]["name"], params.evaluate.semi, params.evaluate.finetune
+    name, semi = spec["config"]["name"], params.evaluate.semi
+    cfg = params.evaluate.finetune.recipe(name)
     encoders = {"semi": (backbone_from_checkpoint(checkpoint), cfg, "finetune"),
                 "semi_scratch": (random_backbone(spec, derive_seed(params.base.seed, "random_init")),
                                  cfg.model_copy(update={"layer_decay": 1.0}), "scratch")}
     metrics: dict[str, dict[str, dict]] = {run: {} for run in encoders}
-    live = LiveLog(out_dir, "semi", _run_params(params, data, name, len(x), len(test[0]), ("epochs",))
+    live = LiveLog(out_dir, "semi", _run_params(params, data, name, len(x), len(test[0]))
                    | {"semi": semi.model_dump(mode="json")})
     curves = RunCurves(live)
     subset_samples: dict[str, list[int]] = {}

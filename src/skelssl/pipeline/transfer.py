@@ -4,7 +4,7 @@ next to the same recipe from scratch on that dataset (MAMP's transfer protocol: 
 On the embedded data the target is the synthesizer re-run with `evaluate.transfer` (another seed,
 so other subjects' proportions, styles and speeds; fewer subjects; a noisier sensor), then ingested
 and preprocessed with the project's own `ingest` and `preprocess` settings, in a temporary folder.
-Training and test sides are the target's `base.split`. Fine-tuning follows `evaluate.finetune`
+Training and test sides are the target's `base.split`. Fine-tuning follows `evaluate.finetune.<backbone>`
 with `evaluate.transfer.epochs`.
 
 Writes `metrics.json` {"transfer": {top1_last, top1_best, best_epoch}, "scratch": {...}} (accuracies
@@ -59,7 +59,7 @@ def run(params: Params, encoder_path: Path, out_dir: Path) -> None:
     device = resolve_device(params.pretrain.device)
     checkpoint = load_encoder(encoder_path)
     spec, seed = checkpoint["backbone"], params.base.seed
-    cfg = params.evaluate.finetune
+    cfg = params.evaluate.finetune.recipe(spec["config"]["name"])
     if spec["layout"] != TARGET_LAYOUT:  # e.g. pretrained on MSR Action3D (kinect20)
         reason = (f"the encoder's layout is {spec['layout']}; the embedded transfer target is "
                   f"{TARGET_LAYOUT} (run `skelssl finetune` on a processed dataset of its layout)")
