@@ -116,10 +116,10 @@ def collect(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(ROOT / "src"))
     from skelssl.report.collect import dvc_exp_show, parse_exp_show
 
-    newest = {}  # a cell run again (--rerun): its newest experiment
+    newest = {}  # a cell run again (--rerun): its newest experiment with results (not a failed one)
     for r in sorted(parse_exp_show(dvc_exp_show(ROOT, all_commits=True)),
                     key=lambda r: r.timestamp.timestamp() if r.timestamp else 0.0):
-        if r.name.startswith("real-"):
+        if r.name.startswith("real-") and isinstance(r.metrics.get("linear.top1"), (int, float)):
             newest[r.name] = r
     rows = list(newest.values())
     cells: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
