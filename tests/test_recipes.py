@@ -208,3 +208,22 @@ def test_default_recipes_per_backbone():
     assert {k: stgcn[k] for k in PSTL_FT} == PSTL_FT and stgcn["label_smoothing"] == 0.0
     assert recipes.gin.optimizer == "adamw" and recipes.gin.lr == 3e-3
 
+
+
+@pytest.mark.parametrize("old", [{"lr": 1e-3}, {"epochs": 3}])
+def test_a_flat_finetune_recipe_gets_one_line_saying_what_changed(old, tmp_path):
+    from ruamel.yaml import YAML
+
+    from skelssl.config import load_params
+    from skelssl.errors import ParamsError
+
+    data = default_params().model_dump(mode="json")
+    data["evaluate"]["finetune"] |= old
+    path = tmp_path / "params.yaml"
+    YAML(typ="safe", pure=True).dump(data, path)
+    with pytest.raises(ParamsError) as err:
+        load_params(path)
+    key = next(iter(old))
+    assert "\n" not in str(err.value)
+    assert f"evaluate.finetune: one recipe per backbone now" in str(err.value)
+    assert f"(got the flat key '{key}')" in str(err.value)

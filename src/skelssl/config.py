@@ -472,6 +472,21 @@ class FinetuneRecipes(Strict):
     stgcn: FinetuneParams
     gin: FinetuneParams
 
+    @model_validator(mode="before")
+    @classmethod
+    def _not_one_flat_recipe(cls, data: object) -> object:
+        """A params file from before per-backbone recipes (`evaluate.finetune.lr: …`) gets one line
+        that says what changed, not one error per missing and unexpected key."""
+        if isinstance(data, dict):
+            flat = sorted(set(data) & (set(FinetuneParams.model_fields) - set(cls.model_fields)))
+            if flat or not isinstance(data.get("epochs", {}), dict):
+                key = flat[0] if flat else "epochs"
+                new = ("evaluate.finetune.epochs.<transformer|stgcn|gin>" if key == "epochs"
+                       else f"evaluate.finetune.<transformer|stgcn|gin>.{key}")
+                raise PydanticCustomError("per_backbone", "one recipe per backbone now: use {new} "
+                                          "(got the flat key '{key}')", {"key": key, "new": new})
+        return data
+
     def recipe(self, backbone: str) -> FinetuneParams:
         """The recipe for encoders of `backbone` (a checkpoint's backbone name)."""
         if backbone not in FinetuneEpochs.model_fields:
