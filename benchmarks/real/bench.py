@@ -75,16 +75,19 @@ def existing_names() -> set[str]:
     return names
 
 
-def backbone_of(method: str) -> str:
+def backbones() -> dict[str, str]:
+    """Each method's backbone name, from params.yaml."""
     sys.path.insert(0, str(ROOT / "src"))
     from skelssl.config import load_params
 
-    return getattr(load_params(ROOT / "params.yaml").methods, method).backbone.name
+    blocks = load_params(ROOT / "params.yaml").methods
+    return {method: getattr(blocks, method).backbone.name for method in METHODS}
 
 
 def queue(args: argparse.Namespace) -> None:
     have = set() if args.rerun else existing_names()
     epochs = dict(item.split("=", 1) for item in args.finetune_epochs)
+    backbone = backbones()
     for seed in args.seeds:
         for dataset in args.datasets:
             d = DATASETS[dataset]
@@ -97,7 +100,7 @@ def queue(args: argparse.Namespace) -> None:
                     continue
                 sets = {"method": method, "base.seed": seed, "base.split": d["split"],
                         "ingest.source": d["source"], "ingest.input": d["input"], "ingest.on_error": "skip",
-                        f"evaluate.finetune.epochs.{backbone_of(method)}": int(epochs[backbone_of(method)])}
+                        f"evaluate.finetune.epochs.{backbone[method]}": int(epochs[backbone[method]])}
                 cmd = [sys.executable, "-m", "dvc", "exp", "run", "--queue", "-n", name,
                        *[a for k, v in sets.items() for a in ("-S", f"{k}={v}")], "evaluate", "finetune"]
                 subprocess.run(cmd, cwd=ROOT, check=True)

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tune import DATASETS, committed_params, fit_val_split, pretrain_on_fit  # noqa: E402
+from tune import DATASETS, committed_params, fit_val_split, pretrain_on_fit, record  # noqa: E402
 
 from skelssl.backbones import backbone_spec, random_backbone  # noqa: E402
 from skelssl.evaluation.features import extract_features, topk_accuracy  # noqa: E402
@@ -72,9 +72,7 @@ def main() -> None:
             knn = topk_accuracy(knn_predict(ft, y, fv, data.num_classes, ev.knn.k, ev.knn.temperature), vy, 1)
             line = [a.dataset, a.method, str(a.seed), name, stats, f"{lin:.1f}", f"{knn:.1f}",
                     f"fit={len(fit)},val={len(val)}"]
-            print("\t".join(line), flush=True)
-            with open(Path(__file__).resolve().parent / "bn_runs.tsv", "a") as fh:
-                fh.write("\t".join(line) + "\n")
+            record(line, "bn_runs.tsv")
 
 
 if __name__ == "__main__":

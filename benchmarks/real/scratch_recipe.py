@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tune import DATASETS, committed_params, fit_val_split, parse_probe, pretrain_on_fit  # noqa: E402
+from tune import DATASETS, committed_params, fit_val_split, parse_probe, pretrain_on_fit, record  # noqa: E402
 
 from skelssl.backbones import backbone_spec, random_backbone  # noqa: E402
 from skelssl.evaluation.finetune import finetune  # noqa: E402
@@ -61,9 +61,7 @@ def main() -> None:
         line = [a.dataset, a.method, setting, str(a.seed), f"{time.time() - t0:.0f}", f"{result.losses[-1]:.3f}",
                 f"{result.last_top1:.1f}", f"{result.best_top1:.1f}@{result.best_epoch}",
                 f"epochs={a.epochs},fit={len(fit)},val={len(val)}"]
-        print("\t".join(line), flush=True)
-        with open(Path(__file__).resolve().parent / "scratch_runs.tsv", "a") as fh:
-            fh.write("\t".join(line) + "\n")
+        record(line, "scratch_runs.tsv")
 
 
 if __name__ == "__main__":

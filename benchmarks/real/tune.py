@@ -120,6 +120,13 @@ def pretrain_on_fit(params: Params, data, fit: torch.Tensor):
     return method.export_encoder(), history
 
 
+def record(line: list[str], tsv: str) -> None:
+    """Print one result line and append it to `benchmarks/real/<tsv>`."""
+    print("\t".join(line), flush=True)
+    with open(ROOT / "benchmarks" / "real" / tsv, "a") as fh:
+        fh.write("\t".join(line) + "\n")
+
+
 def parse_probe(text: str, base):
     if text == "default":
         return base
@@ -177,9 +184,7 @@ def main() -> None:
         line = [a.dataset, a.method, setting, str(a.seed), f"{secs:.0f}", f"{loss:.4f}",
                 f"{res['pre'][0]:.1f}", f"{res['rnd'][0]:.1f}", f"{res['pre'][1]:.1f}", f"{res['rnd'][1]:.1f}",
                 f"{res['pre'][0] - res['rnd'][0]:+.1f}", probe_label(ptext, pcfg), f"fit={len(fit)},val={len(val)}"]
-        print("\t".join(line), flush=True)
-        with open(ROOT / "benchmarks" / "real" / "runs.tsv", "a") as fh:
-            fh.write("\t".join(line) + "\n")
+        record(line, "runs.tsv")
 
 
 if __name__ == "__main__":
