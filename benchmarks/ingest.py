@@ -12,6 +12,8 @@ under N distinct names; synthesized files where ../shared is absent):
   work folder holding a params.yaml (the project's, with `ingest.ntu_missing: keep` so linked names
   on the official missing list are read, and `ingest.workers: --workers`);
 - `skelssl CLI`: `skelssl ingest ... --params` then `skelssl preprocess ... --params`, the same;
+- `skelssl prepare`: `skelssl prepare RAW OUT/ingested OUT/processed --params`, both stages in one
+  process (one start-up; the same two output folders);
 - `reference scripts`: three subprocesses in the shape of the CTR-GCN/MAMP `data/ntu` scripts
   (methods.md §7.2-7.3), the project's own code below (`ref_read`, `ref_denoise`, `ref_transform`):
   read every file (xyz and colour xy per joint, bodies per bodyID) into one pickle; denoise into a
@@ -20,7 +22,7 @@ under N distinct names; synthesized files where ../shared is absent):
   checked, max abs difference printed). No logging files, no per-frame `vstack`: if anything faster
   than the scripts, so the ratio is a lower bound;
 each best of `--repeat`, interleaved; the summary line is a Markdown table row for
-docs/benchmarks.md (machine, load average, both end-to-end times and their ratio, and the streaming
+docs/benchmarks.md (machine, load average, the end-to-end times and their ratios, and the streaming
 rate below when the synthetic sets ran). Stage start-up is shown by the same stages on 16 files.
 
 What else runs, each measured in a fresh subprocess (wall time, peak RSS of the process and of its
@@ -511,6 +513,8 @@ def e2e_commands(raw: Path, out: Path, work: Path, params: Path, frames: int,
         "skelssl CLI": [
             ("ingest", [*cli_cmd, "ingest", str(raw), str(ingested), "--params", str(params)]),
             ("preprocess", [*cli_cmd, "preprocess", str(ingested), str(processed), "--params", str(params)])],
+        "skelssl prepare": [
+            ("prepare", [*cli_cmd, "prepare", str(raw), str(ingested), str(processed), "--params", str(params)])],
         "reference scripts": [
             ("read", [py, str(Path(__file__).resolve()), "_ref", "read", str(listing), str(out / "raw_skes.pkl")]),
             ("denoise", [py, str(Path(__file__).resolve()), "_ref", "denoise", str(out / "raw_skes.pkl"),
@@ -560,7 +564,7 @@ def end_to_end(files: list[Path], label: str, tmp: Path, workers: int, repeat: i
     params = e2e_params(work, raw, workers)
     pre = load_params(params).preprocess
     out = work / "out"
-    names = ("skelssl stages", "skelssl CLI", "reference scripts")
+    names = ("skelssl stages", "skelssl CLI", "skelssl prepare", "reference scripts")
     commands = {name: e2e_commands(raw, out / name.replace(" ", "-"), work, params, pre.frames,
                                    pre.crop_ratio)[name] for name in names}
     load0 = os.getloadavg()
@@ -605,18 +609,21 @@ def end_to_end(files: list[Path], label: str, tmp: Path, workers: int, repeat: i
 
 
 E2E_HEADER = ("| date | machine | data | files | MB | skelssl stages s (ingest + preprocess) | skelssl CLI s | "
-              "reference scripts s (3 steps) | end-to-end speed-up (stages / CLI) | stage start-up s "
-              "(16 files) | streaming MB/s | load average (start → end) |\n" + "|---" * 12 + "|")
+              "skelssl prepare s (one process) | reference scripts s (3 steps) | end-to-end speed-up "
+              "(stages / CLI / prepare) | stage start-up s (16 files) | streaming MB/s | load average "
+              "(start → end) |\n" + "|---" * 13 + "|")
 
 
 def e2e_row(e: dict, streaming: str) -> str:
     b = e["best"]
-    stages, cli, ref = (b[k]["wall_s"] for k in ("skelssl stages", "skelssl CLI", "reference scripts"))
+    stages, cli, one, ref = (b[k]["wall_s"] for k in ("skelssl stages", "skelssl CLI", "skelssl prepare",
+                                                      "reference scripts"))
     ingest, preprocess = b["skelssl stages"]["steps"].values()
     load = " → ".join(f"{x[0]:.2f}" for x in e["load"])
     return (f"| {time.strftime('%Y-%m-%d %H:%M')} | {machine()} | {e['label']} | {e['files']:,} | {e['mb']:.0f} | "
-            f"{stages:.2f} ({ingest:.2f} + {preprocess:.2f}) | {cli:.2f} | {ref:.2f} | "
-            f"**{ref / stages:.1f}×** / {ref / cli:.1f}× | {e['startup']:.2f} | {streaming} | {load} |")
+            f"{stages:.2f} ({ingest:.2f} + {preprocess:.2f}) | {cli:.2f} | {one:.2f} | {ref:.2f} | "
+            f"**{ref / stages:.1f}×** / {ref / cli:.1f}× / {ref / one:.1f}× | {e['startup']:.2f} | {streaming} | "
+            f"{load} |")
 
 
 # ------------------------------------------------------------------ main

@@ -65,6 +65,12 @@ REFUSED = [
     ["preprocess", "mine", "mine"],
     ["preprocess", "mine", "."],
     ["preprocess", "raw", "thesis.tex"],
+    ["prepare", "raw", "out", "mine"],  # checked before ingest: no "out" appears
+    ["prepare", "raw", "mine", "out"],
+    ["prepare", "raw", "out", "out"],
+    ["prepare", "raw", "out", "raw"],
+    ["prepare", "raw", "out", "thesis.tex"],
+    ["prepare", "raw", "out", "processed"],  # raw's file does not parse: neither folder appears
     ["synthesize", "."],
     ["synthesize", "mine"],
     ["synthesize", "thesis.tex"],

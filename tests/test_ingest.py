@@ -129,3 +129,22 @@ def test_bad_sample_name_is_reported(tmp_path):
     (raw / f"{NAMES[0]}.skeleton").rename(raw / "walking.skeleton")
     run = _ingest(tmp_path, raw, tmp_path / "out")
     assert run.returncode == 1 and "walking.skeleton" in run.stderr
+
+
+def test_prepare_writes_what_ingest_then_preprocess_write(tmp_path):
+    """`skelssl prepare` (one process) gives the two stages' output folders, byte for byte."""
+    _write_dataset(tmp_path / "raw", NAMES)
+    params = _params(tmp_path)
+    for args in (["ingest", "raw", "two/ingested"], ["preprocess", "two/ingested", "two/processed"],
+                 ["prepare", "raw", "one/ingested", "one/processed"]):
+        run = subprocess.run([sys.executable, "-m", "skelssl", *args, "--params", str(params)],
+                             capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        assert run.returncode == 0, run.stderr
+    for folder in ("ingested", "processed"):
+        two = sorted(p.relative_to(tmp_path / "two" / folder) for p in (tmp_path / "two" / folder).rglob("*"))
+        one = sorted(p.relative_to(tmp_path / "one" / folder) for p in (tmp_path / "one" / folder).rglob("*"))
+        assert one == two and len(one) >= 3, (one, two)
+        for rel in one:
+            if (tmp_path / "one" / folder / rel).is_file():
+                assert (tmp_path / "one" / folder / rel).read_bytes() == (tmp_path / "two" / folder / rel).read_bytes(), rel
+    assert np.load(tmp_path / "one/processed/joints.npy").shape[0] == len(NAMES)
