@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from ruamel.yaml import YAML
 
-from helpers import ROOT
+from helpers import ROOT, tree_snapshot
 from skelssl.data.ntu_format import BodyFrame, write_skeleton
 
 
@@ -141,10 +141,6 @@ def test_prepare_writes_what_ingest_then_preprocess_write(tmp_path):
                              capture_output=True, text=True, timeout=120, cwd=tmp_path)
         assert run.returncode == 0, run.stderr
     for folder in ("ingested", "processed"):
-        two = sorted(p.relative_to(tmp_path / "two" / folder) for p in (tmp_path / "two" / folder).rglob("*"))
-        one = sorted(p.relative_to(tmp_path / "one" / folder) for p in (tmp_path / "one" / folder).rglob("*"))
-        assert one == two and len(one) >= 3, (one, two)
-        for rel in one:
-            if (tmp_path / "one" / folder / rel).is_file():
-                assert (tmp_path / "one" / folder / rel).read_bytes() == (tmp_path / "two" / folder / rel).read_bytes(), rel
+        one = tree_snapshot(tmp_path / "one" / folder)
+        assert one == tree_snapshot(tmp_path / "two" / folder) and len(one) >= 3, folder
     assert np.load(tmp_path / "one/processed/joints.npy").shape[0] == len(NAMES)

@@ -94,9 +94,10 @@ def preprocess(
 def _ingest_then_preprocess(params: Params, input_dir: Path, ingested_dir: Path, processed_dir: Path) -> None:
     """The `ingest` stage, then the `preprocess` stage, in this process.
 
-    Both output folders are checked before any work, so a refused PROCESSED_DIR leaves the
-    ingested folder as it was; a failure in preprocess leaves the new ingested folder (a complete
-    output of `skelssl ingest`) and the earlier processed folder in place.
+    Both output folders are checked before any work, INGESTED_DIR first (ingest.run repeats that
+    check; doing it here first makes `prepare raw . out` name `.`, not `out` inside it), so a
+    refused PROCESSED_DIR leaves the ingested folder as it was; a failure in preprocess leaves the
+    new ingested folder (a complete output of `skelssl ingest`) and the earlier processed folder.
     """
     from skelssl.outputs import check_dir_output
     from skelssl.pipeline import ingest as ingest_stage
