@@ -16,7 +16,10 @@ Usage (run by hand, one experiment at a time on 2 cores):
   python benchmarks/real/bench.py collect   # docs/report-real: tables in README.md, results.png, results.tsv
 
 `queue` skips cells that already have a successful or queued experiment, unless `--rerun` (then
-`collect` keeps the newest experiment of each cell). The one setting that differs from params.yaml
+`collect` keeps the newest experiment of each cell). `collect` starts from the committed
+results.tsv and replaces the rows it has a finished experiment for, so re-running some cells in a
+clone (which has none of the earlier experiments) keeps the other cells' committed rows, each with
+the experiment and baseline commit it came from. The one setting that differs from params.yaml
 is `evaluate.finetune.epochs.<the method's backbone>` (`--finetune-epochs`, default transformer=15
 stgcn=150 gin=50): the 3-epoch CPU default is a smoke test, too short for a from-scratch baseline to
 mean anything, and the graph backbones need more optimiser steps than the transformers (measured on
@@ -115,36 +118,70 @@ def mean_std(values: list[float], signed: bool = False) -> str:
     return mean if len(values) == 1 else f"{mean} ± {statistics.stdev(values):.1f}"
 
 
-def collect(args: argparse.Namespace) -> None:
+Run = tuple  # (dataset, method, seed, experiment commit, baseline commit, {metric key: value or None})
+
+
+def committed_runs() -> dict[tuple[str, str, int], Run]:
+    """The rows of the committed results.tsv, by cell and seed: a clone has none of the experiments
+    (they live in the machine that ran them unless pushed with `dvc exp push`), so `collect` keeps
+    these rows for every cell and seed it has no experiment of."""
+    path = OUT / "results.tsv"
+    if not path.is_file():
+        return {}
+    lines = path.read_text().splitlines()
+    head = lines[0].split("\t")
+    runs = {}
+    for n, line in enumerate(lines[1:], start=2):
+        row = dict(zip(head, line.split("\t"), strict=True))
+        try:
+            vals = {key: float(row[key]) if row[key] else None for _, key in MEASURES}
+            seed = int(row["seed"])
+        except (KeyError, ValueError) as e:
+            sys.exit(f"{path}:{n}: unreadable row ({e})")
+        if row["dataset"] not in DATASETS or row["method"] not in METHODS:
+            continue
+        runs[row["dataset"], row["method"], seed] = (row["dataset"], row["method"], seed, row["exp_rev"],
+                                                    row["baseline"], vals)
+    return runs
+
+
+def experiment_runs() -> dict[tuple[str, str, int], Run]:
+    """This repository's finished `real-*` experiments, the newest of each cell and seed (a cell run
+    again with --rerun; a failed experiment has no results and is skipped)."""
     sys.path.insert(0, str(ROOT / "src"))
     from skelssl.report.collect import dvc_exp_show, parse_exp_show
 
-    newest = {}  # a cell run again (--rerun): its newest experiment with results (not a failed one)
+    runs = {}
     for r in sorted(parse_exp_show(dvc_exp_show(ROOT, all_commits=True)),
                     key=lambda r: r.timestamp.timestamp() if r.timestamp else 0.0):
-        if r.name.startswith("real-") and isinstance(r.metrics.get("linear.top1"), (int, float)):
-            newest[r.name] = r
-    rows = list(newest.values())
-    cells: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    runs = []
-    for r in rows:
+        if not (r.name.startswith("real-") and isinstance(r.metrics.get("linear.top1"), (int, float))):
+            continue
         _, dataset, rest = r.name.split("-", 2)
         method, seed = rest.rsplit("-s", 1)
-        if dataset not in DATASETS or method not in METHODS:
-            continue
-        vals = {key: r.metrics.get(key) for _, key in MEASURES}
-        runs.append((dataset, method, int(seed), r.rev, r.baseline, vals))
+        if dataset in DATASETS and method in METHODS:
+            vals = {key: v if isinstance(v := r.metrics.get(key), (int, float)) else None for _, key in MEASURES}
+            runs[dataset, method, int(seed)] = (dataset, method, int(seed), (r.rev or "")[:7],
+                                                (r.baseline or "")[:7], vals)
+    return runs
+
+
+def collect(args: argparse.Namespace) -> None:
+    found = experiment_runs()
+    runs = list((committed_runs() | found).values())
+    print(f"{len(found)} experiments here, {len(runs) - len(found)} rows kept from the committed results.tsv")
+    cells: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for dataset, method, _, _, _, vals in runs:
         for key, v in vals.items():
-            if isinstance(v, (int, float)):
+            if v is not None:
                 cells[dataset, method][key].append(float(v))
         pre, rnd = vals["linear.top1"], vals["random_init.linear.top1"]
-        if isinstance(pre, (int, float)) and isinstance(rnd, (int, float)):
+        if pre is not None and rnd is not None:
             cells[dataset, method]["gap"].append(float(pre) - float(rnd))
     runs.sort(key=lambda t: (list(DATASETS).index(t[0]), METHODS.index(t[1]), t[2]))
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "results.tsv").write_text(
         "\t".join(["dataset", "method", "seed", "exp_rev", "baseline", *(k for _, k in MEASURES)]) + "\n"
-        + "".join("\t".join([d, m, str(s), (rev or "")[:7], (base or "")[:7],
+        + "".join("\t".join([d, m, str(s), rev, base,
                              *("" if v.get(k) is None else f"{v[k]:.2f}" for _, k in MEASURES)]) + "\n"
                   for d, m, s, rev, base, v in runs))
     lines = []
