@@ -15,6 +15,7 @@ import torch
 from helpers import default_params
 from skelssl.backbones import backbone_from_spec, backbone_spec
 from skelssl.methods import METHODS, Batch, build_method
+from skelssl.methods.base import embedding_spread
 from skelssl.skeleton import LAYOUTS, Layout
 
 torch.set_num_threads(1)
@@ -125,6 +126,8 @@ def test_method_trains_on_every_layout(method_name, layout_name):
     batch = _batch(layout)
     out = method(batch, torch.Generator().manual_seed(1))
     assert out.loss.ndim == 0 and torch.isfinite(out.loss)
+    # the collapse diagnostics dvc.yaml's `collapse_diagnostics` plot draws for every method
+    assert out.logs["emb_std"] > 0 and 0 < out.logs["emb_norm_std"] < 1
     out.loss.backward()
     grads = [p.grad for p in method.encoder.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads)
@@ -151,3 +154,15 @@ def test_wrong_channel_count_fails_loudly():
     x = torch.randn(2, 1, FRAMES, 17, 3)
     with pytest.raises(RuntimeError):
         method.encoder(x)
+
+
+def test_embedding_spread_tells_spread_from_collapsed_outputs():
+    gen = torch.Generator().manual_seed(0)
+    spread = embedding_spread(torch.randn(2048, 64, generator=gen))
+    assert spread["emb_std"] == pytest.approx(1.0, abs=0.03)
+    assert spread["emb_norm_std"] == pytest.approx(64 ** -0.5, rel=0.03)  # unit rows over 64 dims
+    one = torch.randn(1, 64, generator=gen)
+    assert embedding_spread(one.expand(2048, 64)) == {"emb_std": 0.0, "emb_norm_std": 0.0}
+    # one direction, many lengths: the raw spread stays, the normalised one shows the collapse
+    scaled = embedding_spread(one * torch.rand(2048, 1, generator=gen) + 0.0)
+    assert scaled["emb_std"] > 0.1 and scaled["emb_norm_std"] < 1e-6

@@ -36,7 +36,8 @@ SEMI_RUNS = [f"semi{kind} {fraction} #{r}" for kind in ("", " scratch")
              for fraction in ("1%", "5%", "10%") for r in range(2)]
 CLASSES = [f"A{c:03d}" for c in range(1, 6)]
 # what skeleton2vec logs per step (train.pretrain's row but `step` and `epoch`)
-PRETRAIN_SERIES = ["lr", "loss", "grad_norm", "pred_var", "target_var", "masked_pct", "ema_decay"]
+PRETRAIN_SERIES = ["lr", "loss", "grad_norm", "pred_var", "target_var", "emb_std", "emb_norm_std", "masked_pct",
+                   "ema_decay"]
 PRETRAIN_STEPS = 5
 
 
@@ -153,7 +154,7 @@ def test_pretrain_live_curves_have_step_on_x_and_every_step(plots, name):
 
 def test_collapse_diagnostics(plots):
     x, y, series, values = _axes(plots, "collapse_diagnostics")
-    assert (x, series) == ("step", {"pred_var", "target_var"})
+    assert (x, series) == ("step", {"emb_std", "emb_norm_std"})
     assert len(values) == 2 * PRETRAIN_STEPS
 
 

@@ -23,6 +23,17 @@ class StepOutput(NamedTuple):
     logs: dict[str, float]  # diagnostics written to the history (collapse checks, mask ratio, ...)
 
 
+def embedding_spread(h: torch.Tensor) -> dict[str, float]:
+    """The collapse diagnostics every method logs (dvc.yaml's `collapse_diagnostics` plot), from its
+    encoder's output pooled per sample, h (N, D): `emb_std`, the per-dimension std over the batch,
+    averaged over dimensions (→ 0 when every sample maps to one point), and `emb_norm_std`, the same
+    for the L2-normalised rows (≈ 1/√D when spread over all dimensions, → 0 when collapsed to one
+    direction; the diagnostic of Chen & He's SimSiam)."""
+    h = h.detach().float()
+    return {"emb_std": h.std(dim=0).mean().item(),
+            "emb_norm_std": nn.functional.normalize(h, dim=1).std(dim=0).mean().item()}
+
+
 def exempt_1d_and_biases(name: str, param: nn.Parameter) -> bool:
     """timm's weight-decay rule (`add_weight_decay` / `param_groups_weight_decay` with no skip list):
     only 1-D parameters (norms, LayerScale, ...) and biases are exempt; embeddings and tokens decay."""

@@ -33,7 +33,7 @@ from skelssl.backbones.transformer import SkeletonTransformer
 from skelssl.config import MampParams, SkeletonMAESTParams
 from skelssl.masking import Mask
 from skelssl.masking.motion import patchify
-from skelssl.methods.base import Batch, Method, StepOutput, exempt_1d_and_biases
+from skelssl.methods.base import Batch, Method, StepOutput, embedding_spread, exempt_1d_and_biases
 from skelssl.methods.decoder import TokenDecoder
 from skelssl.skeleton import Layout
 
@@ -96,6 +96,7 @@ class MaskedReconstruction(Method):
         logs = {
             "pred_var": pred_m.var(dim=0).mean().item(),
             "target_var": target_m.var(dim=0).mean().item(),
+            **embedding_spread(visible.mean(dim=1)),  # the visible tokens' encoding, per sequence
             "masked_pct": 100.0 * mask.masked.sum().item() / mask.masked.numel(),
             "sequences": float(x.shape[0]),
         }

@@ -62,7 +62,7 @@ from skelssl.backbones.linear import Linear
 from skelssl.backbones.stgcn import STGCN
 from skelssl.config import PSTLParams
 from skelssl.masking.pstl import central_spatial_mask, gather_frames, motion_attention_temporal_mask
-from skelssl.methods.base import Batch, Method, StepOutput
+from skelssl.methods.base import Batch, Method, StepOutput, embedding_spread
 from skelssl.skeleton import Layout
 
 
@@ -186,15 +186,9 @@ class PSTL(Method):
 
 
 def collapse_stats(c_temporal: Correlation, c_spatial: Correlation, h: torch.Tensor) -> dict[str, float]:
-    """Mean diagonal and mean squared off-diagonal of both C; per-dimension std of the encoder
-    output and of its L2-normalised version (≈ 1/√D when spread out, → 0 when collapsed)."""
+    """Mean diagonal and mean squared off-diagonal of both C; the spread of the anchor stream's
+    encoder output (`embedding_spread`, as every method logs it)."""
     d = c_temporal.diag.shape[0]
     diag = torch.cat([c_temporal.diag, c_spatial.diag])
     off_sq = (c_temporal.off_sq + c_spatial.off_sq) / (2 * d * (d - 1))
-    h = h.float()
-    return {
-        "c_diag": diag.mean().item(),
-        "c_offdiag_sq": off_sq.item(),
-        "emb_std": h.std(dim=0).mean().item(),
-        "emb_norm_std": F.normalize(h, dim=1).std(dim=0).mean().item(),
-    }
+    return {"c_diag": diag.mean().item(), "c_offdiag_sq": off_sq.item(), **embedding_spread(h)}

@@ -55,7 +55,7 @@ from skelssl.backbones.transformer import SkeletonTransformer, trunc_normal_init
 from skelssl.config import Skeleton2vecParams
 from skelssl.masking import motion_aware_tube_mask, token_motion
 from skelssl.masking.tube import abs_frame_motion
-from skelssl.methods.base import Batch, Method, StepOutput, exempt_1d_and_biases
+from skelssl.methods.base import Batch, Method, StepOutput, embedding_spread, exempt_1d_and_biases
 from skelssl.methods.decoder import TokenDecoder
 from skelssl.skeleton import Layout
 
@@ -122,6 +122,7 @@ class Skeleton2vec(Method):
         logs = {
             "pred_var": pred_m.var(dim=0).mean().item(),
             "target_var": target_m.var(dim=0).mean().item(),
+            **embedding_spread(visible.mean(dim=1)),  # the student's visible tokens, per sequence
             "masked_pct": 100.0 * mask.masked.sum().item() / mask.masked.numel(),
         }
         return StepOutput(loss, logs)

@@ -46,7 +46,9 @@ followed by LayerNorm → PReLU, as the encoder's; the last one maps to the targ
   non-learnable target). The first-frame-centred coordinates the data arrive in are dominated by
   each joint's height and probed 4 points worse; bone vectors (joint − parent) probed 4–8 worse;
 - collapse diagnostics: `target_var` and `pred_var` = total variance of the unit target / prediction
-  vectors over the masked joints (1 − ‖mean direction‖², 0 when all point the same way);
+  vectors over the masked joints (1 − ‖mean direction‖², 0 when all point the same way), and
+  `emb_std` / `emb_norm_std` of the encoder's node codes averaged per frame (`embedding_spread`, as
+  every method logs them);
 - decoding path: GraphMAE's bias-free Linear (hidden → hidden) before the GIN decoder, but
   *not* GraphMAE's "re-masking" (zeroing the masked nodes' codes before the decoder). With body-part
   masking most masked joints have only masked neighbours, so after re-masking a 1-hop decoder sees
@@ -94,7 +96,7 @@ from torch import nn
 from skelssl.backbones.gin import GIN, GINLayer
 from skelssl.config import SkeletonMAEGraphParams
 from skelssl.masking.body_parts import body_part_mask, max_masked_reach
-from skelssl.methods.base import Batch, Method, StepOutput
+from skelssl.methods.base import Batch, Method, StepOutput, embedding_spread
 from skelssl.skeleton import Layout
 
 
@@ -161,13 +163,15 @@ class SkeletonMAEGraph(Method):
         clean = present_frames(batch.x)  # (B, V, C): every non-zero frame of every person
         if clean.shape[0] == 0:  # nobody present: no graph, no loss term
             zero = self.mask_token.sum() * 0.0
-            return StepOutput(zero, {"target_var": 0.0, "pred_var": 0.0, "masked_pct": 0.0, "graphs": 0.0})
+            return StepOutput(zero, {"target_var": 0.0, "pred_var": 0.0, "emb_std": 0.0, "emb_norm_std": 0.0,
+                                     "masked_pct": 0.0, "graphs": 0.0})
         noise = torch.randn(clean.shape, generator=generator, device=clean.device, dtype=clean.dtype)
         noisy = clean + self.cfg.augment.noise * noise
         mask = body_part_mask(clean.shape[0], self.layout, self.cfg.mask.parts, generator, clean.device)
         features = self.encoder.embed(noisy)
         features = torch.where(mask.unsqueeze(-1), self.mask_token.to(features.dtype), features)
-        codes = self.encoder_to_decoder(self.encoder.encode_nodes(features))
+        nodes = self.encoder.encode_nodes(features)  # (graphs, V, hidden)
+        codes = self.encoder_to_decoder(nodes)
         recon = self.decoder(codes, self.encoder.adj)
         pred_m, target_m = recon[mask].float(), centred_target(clean)[mask].float()
         loss = sce_loss(pred_m, target_m, self.cfg.sce_beta)
@@ -175,6 +179,7 @@ class SkeletonMAEGraph(Method):
             logs = {
                 "target_var": F.normalize(target_m, dim=-1).var(dim=0).sum().item(),
                 "pred_var": F.normalize(pred_m, dim=-1).var(dim=0).sum().item(),
+                **embedding_spread(nodes.mean(dim=1)),  # the masked graph's encoding, per frame
                 "masked_pct": 100.0 * mask.float().mean().item(),
                 "graphs": float(clean.shape[0]),
             }
