@@ -159,7 +159,9 @@ def experiment_runs() -> dict[tuple[str, str, int], Run]:
         _, dataset, rest = r.name.split("-", 2)
         method, seed = rest.rsplit("-s", 1)
         if dataset in DATASETS and method in METHODS:
-            vals = {key: v if isinstance(v := r.metrics.get(key), (int, float)) else None for _, key in MEASURES}
+            # rounded as results.tsv stores them: the tables come out the same from either source
+            vals = {key: round(v, 2) if isinstance(v := r.metrics.get(key), (int, float)) else None
+                    for _, key in MEASURES}
             runs[dataset, method, int(seed)] = (dataset, method, int(seed), (r.rev or "")[:7],
                                                 (r.baseline or "")[:7], vals)
     return runs
