@@ -132,8 +132,8 @@ def committed_runs() -> dict[tuple[str, str, int], Run]:
     head = lines[0].split("\t")
     runs = {}
     for n, line in enumerate(lines[1:], start=2):
-        row = dict(zip(head, line.split("\t"), strict=True))
         try:
+            row = dict(zip(head, line.split("\t"), strict=True))
             vals = {key: float(row[key]) if row[key] else None for _, key in MEASURES}
             seed = int(row["seed"])
         except (KeyError, ValueError) as e:
@@ -168,8 +168,9 @@ def experiment_runs() -> dict[tuple[str, str, int], Run]:
 
 
 def collect(args: argparse.Namespace) -> None:
+    committed = committed_runs()  # first: a malformed file stops collect before dvc exp show
     found = experiment_runs()
-    runs = list((committed_runs() | found).values())
+    runs = list((committed | found).values())
     print(f"{len(found)} experiments here, {len(runs) - len(found)} rows kept from the committed results.tsv")
     cells: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for dataset, method, _, _, _, vals in runs:
