@@ -5,14 +5,17 @@ preprocess; `benchmarks/ingest.py` measures that end to end).
 Importing torch, scikit-learn, matplotlib or dvclive costs 0.3-1 s each; the data stages and the
 CLI need none of them. The `skelssl` command and the stage runner parse arguments before a stage
 runs, so they import no numerical library at all (`skelssl --help`, `--version` and shell
-completion stay fast). `scipy.linalg` is absent after import: numba loads it itself when the first
-compiled kernel is dispatched (its BLAS check, about 0.2 CPU s), which no import order here avoids.
+completion stay fast). `scipy.linalg` is absent after import, and a data stage's process never
+loads it: numba's first dispatch would, for its BLAS probe (about 0.3 CPU-s), which the stage
+runner skips (`skelssl.runner.load_numba_without_blas_probe`).
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -38,3 +41,45 @@ def imported(module: str, names: list[str]) -> list[str]:
 @pytest.mark.parametrize("module", sorted(CASES))
 def test_no_needless_import(module):
     assert imported(module, CASES[module]) == []
+
+
+FIRST_DISPATCH = textwrap.dedent("""
+    import hashlib, json, sys
+    import numpy as np
+    import skelssl.pipeline.preprocess  # imports numba, as the preprocess stage does
+    from skelssl.kernels import preprocess_batch
+    from skelssl.runner import load_numba_without_blas_probe
+    if sys.argv[1] == "skip":
+        load_numba_without_blas_probe()
+    joints = np.random.default_rng(0).normal(size=(60, 2, 25, 3)).astype(np.float32)
+    x, motion = preprocess_batch(joints, np.array([0, 25, 60]), 16, align=True, scale="rms")
+    report = {"scipy.linalg": "scipy.linalg" in sys.modules,
+              "digest": hashlib.sha256(x.tobytes() + motion.tobytes()).hexdigest()}
+    import scipy.linalg.cython_blas  # the block is lifted: scipy imports as usual
+    import numba
+    dot = numba.njit(lambda a, b: np.dot(a, b))  # numba still finds BLAS for np.dot
+    report["dot"] = float(dot(np.arange(3.0), np.arange(3.0)))
+    print(json.dumps(report))
+""")
+
+
+def first_dispatch(mode: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", FIRST_DISPATCH, mode], capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout)
+
+
+def test_data_stage_skips_numbas_blas_probe_with_the_same_results():
+    probed, skipped = first_dispatch("probe"), first_dispatch("skip")
+    assert probed["scipy.linalg"] is True  # what the skip saves: numba's probe loads scipy.linalg
+    assert skipped["scipy.linalg"] is False
+    assert skipped["digest"] == probed["digest"]
+    assert skipped["dot"] == probed["dot"] == 5.0
+
+
+def test_blas_probe_skip_loads_nothing_in_a_stage_without_numba():
+    code = ("import sys; from skelssl.runner import load_numba_without_blas_probe; "
+            "load_numba_without_blas_probe(); "
+            "print(' '.join(n for n in ('numba', 'scipy.linalg.cython_blas') if n in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == []

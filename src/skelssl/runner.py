@@ -78,9 +78,41 @@ def guarded(action: Callable[[], None]) -> None:
              "outputs left in place", 128 + int(signum))
 
 
+def load_numba_without_blas_probe() -> None:
+    """Load numba's array-math module now, with its one-time BLAS probe skipped (data stages only).
+
+    When numba first dispatches a compiled function in a process it imports `numba.np.arraymath`,
+    whose module body imports `scipy.linalg.cython_blas` only to decide whether numba's
+    `np.convolve` / `np.correlate` may call BLAS (`_HAVE_BLAS`, as read in numba 0.68). That import
+    loads all of `scipy.linalg`: about 0.2 s of each data stage's start-up (issue 14 item 9,
+    measured in docs/benchmarks.md), for kernels of which none uses BLAS. Here the module is
+    loaded while that one import is blocked, and the block is lifted at once: afterwards
+    `scipy.linalg` imports normally, and numba's `np.dot` / `np.linalg` still find BLAS (they
+    import it themselves when compiled). What stays for the process: numba-compiled
+    `np.convolve` / `np.correlate` use numba's own loop instead of BLAS (same results, slower on
+    long inputs; skelssl calls neither).
+
+    Does nothing unless numba is already imported (the stage function's module imports it: ingest
+    and preprocess; no other stage loads numba) and neither the module nor `scipy.linalg` is loaded
+    yet. Called by `run_stage`, i.e. only in a stage's own process, never on library import.
+    """
+    blocked = "scipy.linalg.cython_blas"
+    if ("numba" not in sys.modules or "numba.np.arraymath" in sys.modules
+            or "scipy.linalg" in sys.modules or blocked in sys.modules):
+        return
+    sys.modules[blocked] = None  # type: ignore[assignment]  # makes `import` raise ImportError
+    try:
+        import numba.np.arraymath  # noqa: F401
+    except ImportError:  # a numba whose module requires BLAS: let its first dispatch load it
+        pass
+    finally:
+        del sys.modules[blocked]
+
+
 def run_stage(fn: Callable[..., None], paths: list[str], params_file: str | Path = "params.yaml") -> None:
     """Call `fn(params, *paths)`; failures become one line on stderr (see `guarded`)."""
     setup_logging()
+    load_numba_without_blas_probe()
     parameters = list(inspect.signature(fn).parameters.values())[1:]
     most = len(parameters)  # trailing paths with a default (a model folder) are optional
     least = sum(p.default is inspect.Parameter.empty for p in parameters)
