@@ -6,7 +6,7 @@ Importing torch, scikit-learn, matplotlib or dvclive costs 0.3-1 s each; the dat
 CLI need none of them. The `skelssl` command and the stage runner parse arguments before a stage
 runs, so they import no numerical library at all (`skelssl --help`, `--version` and shell
 completion stay fast). `scipy.linalg` is absent after import, and a data stage's process never
-loads it: numba's first dispatch would, for its BLAS probe (about 0.3 CPU-s), which the stage
+loads it: numba's first dispatch would, for its BLAS probe (about 0.2 s), which the stage
 runner skips (`skelssl.runner.load_numba_without_blas_probe`).
 """
 
@@ -18,6 +18,8 @@ import sys
 import textwrap
 
 import pytest
+
+from helpers import ROOT
 
 HEAVY = ["torch", "sklearn", "matplotlib", "dvclive", "scipy.linalg", "scipy.io"]
 NUMERICAL = ["numpy", "numba", "polars", "pyarrow", "pandas"]
@@ -83,3 +85,21 @@ def test_blas_probe_skip_loads_nothing_in_a_stage_without_numba():
             "print(' '.join(n for n in ('numba', 'scipy.linalg.cython_blas') if n in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == []
+
+
+def test_run_stage_skips_the_probe_for_a_stage_that_uses_numba():
+    """The skip is wired where stages start: `run_stage`, which every stage script and command uses."""
+    code = textwrap.dedent(f"""
+        import sys
+        import numpy as np
+        import skelssl.kernels  # a numba stage's module imports numba before run_stage runs
+        from skelssl.runner import run_stage
+
+        def stage(params):
+            skelssl.kernels.valid_length(np.ones((4, 1, 25, 3), dtype=np.float32))
+
+        run_stage(stage, [], {str(ROOT / "params.yaml")!r})
+        print("scipy.linalg" in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False"]
