@@ -33,11 +33,15 @@ CASES = {
 }
 
 
+def python(code: str, *args: str) -> str:
+    """Stdout of `code` run in a fresh interpreter (with `args` as sys.argv[1:])."""
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          check=True).stdout
+
+
 def imported(module: str, names: list[str]) -> list[str]:
     """Which of `names` are in sys.modules after importing `module` in a fresh interpreter."""
-    code = f"import sys, {module}; print(' '.join(n for n in {names!r} if n in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return out.stdout.split()
+    return python(f"import sys, {module}; print(' '.join(n for n in {names!r} if n in sys.modules))").split()
 
 
 @pytest.mark.parametrize("module", sorted(CASES))
@@ -66,9 +70,7 @@ FIRST_DISPATCH = textwrap.dedent("""
 
 
 def first_dispatch(mode: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", FIRST_DISPATCH, mode], capture_output=True, text=True,
-                         check=True)
-    return json.loads(out.stdout)
+    return json.loads(python(FIRST_DISPATCH, mode))
 
 
 def test_data_stage_skips_numbas_blas_probe_with_the_same_results():
@@ -83,8 +85,7 @@ def test_blas_probe_skip_loads_nothing_in_a_stage_without_numba():
     code = ("import sys; from skelssl.runner import load_numba_without_blas_probe; "
             "load_numba_without_blas_probe(); "
             "print(' '.join(n for n in ('numba', 'scipy.linalg.cython_blas') if n in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == []
+    assert python(code).split() == []
 
 
 def test_run_stage_skips_the_probe_for_a_stage_that_uses_numba():
@@ -101,5 +102,4 @@ def test_run_stage_skips_the_probe_for_a_stage_that_uses_numba():
         run_stage(stage, [], {str(ROOT / "params.yaml")!r})
         print("scipy.linalg" in sys.modules)
     """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["False"]
+    assert python(code).split() == ["False"]
