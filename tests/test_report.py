@@ -309,6 +309,39 @@ def test_workspace_row_records_the_checked_out_commit(tmp_path):
     assert workspace_row(tmp_path, git=False).baseline is None
 
 
+def test_commits_that_differ_only_outside_the_code_share_a_code_version(tmp_path):
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false"]
+
+    def commit(path: str, text: str) -> str:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+        subprocess.run([*git, "add", "-A"], cwd=tmp_path, check=True)
+        subprocess.run([*git, "commit", "-qm", path], cwd=tmp_path, check=True)
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True,
+                              text=True, check=True).stdout.strip()
+
+    subprocess.run([*git, "init", "-q"], cwd=tmp_path, check=True)
+    first = commit("src/skelssl/train.py", "x = 1\n")
+    docs = commit("docs/notes.md", "later\n")  # tests and docs are not the pipeline's code
+    tests = commit("tests/test_x.py", "def test(): pass\n")
+    code = commit("src/skelssl/train.py", "x = 2\n")
+    report = commit("src/skelssl/report/table.py", "y = 1\n")  # nor is the report's own code
+    lock = commit("constraints.txt", "torch==2.13.0\n")  # pinned dependencies are
+    versions = [collect_mod.code_version(tmp_path, c) for c in (first, docs, tests, code, report, lock)]
+    assert versions[0] is not None and versions[0] == versions[1] == versions[2]
+    assert versions[3] == versions[4] and len({versions[0], versions[3], versions[5]}) == 3
+    assert collect_mod.code_version(tmp_path, "f" * 40) is None  # unknown commit
+
+    rows = [_exp("a", "mamp", 1, first, **{"linear.top1": 80.0}), _exp("b", "mamp", 2, tests, **{"linear.top1": 82.0}),
+            _exp("c", "mamp", 3, code, **{"linear.top1": 10.0})]
+    assert [[r.name for r in g.rows] for g in group_rows(rows)] == [["a"], ["b"], ["c"]]  # commits only
+    versioned = collect_mod.with_code_versions(rows, tmp_path)
+    assert [r.code for r in versioned] == [versions[0], versions[0], versions[3]]
+    assert [[r.name for r in g.rows] for g in group_rows(versioned)] == [["a", "b"], ["c"]]
+    ws = replace(rows[0], name="workspace", origin="workspace", rev=None)
+    assert collect_mod.with_code_versions([ws], tmp_path)[0].code is None  # the workspace: its own row
+
+
 def test_invalid_metrics_json_names_file_and_line(tmp_path):
     _workspace(tmp_path, "pstl", {})
     (tmp_path / "results" / "eval").mkdir(parents=True)

@@ -63,6 +63,7 @@ class Row:
     rev: str | None = field(default=None, compare=False)  # the experiment's commit (None: workspace)
     baseline: str | None = field(default=None, compare=False)  # the commit it ran from (workspace: HEAD)
     dirty: bool = field(default=False, compare=False)  # workspace only: the working tree differs from HEAD
+    code: str | None = field(default=None, compare=False)  # `code_version` of `baseline` (None: unknown)
 
     @property
     def embedded(self) -> bool:
@@ -203,6 +204,37 @@ def workspace_row(root: Path = Path("."), params: Params | None = None,
                dirty=dirty)
 
 
+# ---------------------------------------------------------------------------- code versions
+
+# What decides an experiment's results besides its params and data: the pipeline's code and its
+# pinned dependencies, less the report's own code (it reads the metrics, it cannot change them).
+# Two commits with the same git objects at these files ran the same code.
+CODE_PATHS: tuple[str, ...] = ("dvc.yaml", "stages", "src", "pyproject.toml", "constraints.txt")
+NOT_CODE: tuple[str, ...] = ("src/skelssl/report/", "stages/report.py")
+
+
+def code_version(root: Path, commit: str) -> str | None:
+    """The git object ids of the files under `CODE_PATHS` (less `NOT_CODE`) at `commit`, as one
+    string (None outside git or for an unknown commit). Commits that differ only elsewhere (tests,
+    docs, benchmarks, the report's code) share it."""
+    try:
+        done = subprocess.run(["git", "ls-tree", "-r", commit, "--", *CODE_PATHS], cwd=root,
+                              capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    files = [line for line in done.stdout.splitlines() if not line.split("\t", 1)[-1].startswith(NOT_CODE)]
+    return "\n".join(files) or None
+
+
+def with_code_versions(rows: list[Row], root: Path) -> list[Row]:
+    """Experiment rows with `code` set from their baseline commit (the workspace row is left as is:
+    its files may differ from any commit)."""
+    versions = {c: code_version(root, c) for c in {r.baseline for r in rows if r.origin == "exp" and r.baseline}}
+    return [replace(r, code=versions[r.baseline]) if r.origin == "exp" and r.baseline else r for r in rows]
+
+
 # ---------------------------------------------------------------------------- dvc exp show
 
 
@@ -317,6 +349,8 @@ def collect(origin: str = "both", root: Path = Path("."), params: Params | None 
     rows: list[Row] = []
     if origin in ("exps", "both"):
         rows += parse_exp_show(dvc_exp_show(root, all_commits))
+        if git:
+            rows = with_code_versions(rows, root)
     if origin in ("workspace", "both"):
         ws = workspace_row(root, params, params_file, git)
         if ws is not None and not any(_same_run(ws, row) for row in rows):

@@ -1,11 +1,13 @@
 """Report rows over experiments: the experiments that differ only in their seed form one group,
 shown as mean ± std with the experiments' names and revisions listed as its provenance.
 
-Grouping key (choices of ours): workspace or experiment; the commit an experiment ran from (code
-of different commits is never averaged); method, data source, input and split (`spec.ROW_PARAMS`);
-and the values of every other param that differs between the report's experiments, except the
-seeds (`spec.SEED_PARAMS`) and the `methods.<id>` blocks of methods a row did not run (params.yaml
-carries all five blocks; only the selected one is used). The differing params a group was run with
+Grouping key (choices of ours): workspace or experiment; the code an experiment ran (`Row.code`:
+the git objects of the pipeline's code at the commit it ran from, so commits that differ only in
+tests, docs or the report's own code are averaged, different code never is; the commit itself where
+that is unknown); method, data source, input and split (`spec.ROW_PARAMS`); and the values of
+every other param that differs between the report's experiments, except the seeds
+(`spec.SEED_PARAMS`) and the `methods.<id>` blocks of methods a row did not run (params.yaml carries
+all five blocks; only the selected one is used). The differing params a group was run with
 are its `setting`.
 """
 
@@ -116,7 +118,7 @@ def group_rows(rows: Sequence[Row]) -> list[Group]:
         relevant = _relevant(row)
         setting = tuple((k, relevant[k]) for k in differing if k in relevant)
         absent = [k for k in differing if k not in relevant and _applies(k, row)]
-        key = (row.origin == "workspace", row.baseline, row.method, row.source, row.input, row.split,
+        key = (row.origin == "workspace", row.code or row.baseline, row.method, row.source, row.input, row.split,
                repr(setting), repr(absent))
         groups.setdefault(key, []).append(row)
         settings[key] = setting

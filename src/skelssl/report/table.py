@@ -178,7 +178,8 @@ def render_report(rows: Sequence[Row] | Sequence[Group], paper: PaperResults, or
         "# skelssl comparison report",
         "",
         f"Top-1 accuracy (%) on each row's test split; rows from: {origin}. A row is one experiment, or "
-        "several that differ only in their seed (n > 1: mean ± sample std over them). The "
+        "several that differ only in their seed and ran the same code (n > 1: mean ± sample std over "
+        "them; their commits may differ outside the pipeline's code: tests, docs, this report's code). The "
         f"`paper ({split})` columns are the papers' reported numbers, for reference only. Where each row "
         "comes from is listed below the tables.",
     ]
