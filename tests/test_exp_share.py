@@ -154,3 +154,23 @@ def test_everyday_exp_show_recipe_is_short(team):
     # only evaluate ran: its headline metrics, and the one param that differs between the experiments
     assert everyday == ["Experiment", "Created", "linear.top1", "knn.top1", "random_init.linear.top1",
                         "base.seed"]
+
+
+@pytest.mark.slow
+def test_seeds_of_commits_that_differ_only_in_docs_form_one_row(team):
+    """A seed run after a docs-only commit: `--rev` takes both baselines, and the report averages
+    the three seeds (same code); without `--rev`, HEAD's experiment alone. Runs last: it commits."""
+    project = team["project"]
+    first = run("git", "rev-parse", "HEAD", cwd=project).stdout.strip()
+    (project / "docs" / "notes.md").write_text("a docs-only change\n")
+    run(*GIT, "add", "docs/notes.md", cwd=project)
+    run(*GIT, "commit", "-q", "-m", "docs", cwd=project)
+    second = run("git", "rev-parse", "HEAD", cwd=project).stdout.strip()
+    dvc("exp", "run", STAGE, "-n", "seed3", "-S", "base.seed=3", cwd=project)
+
+    skelssl("report", "--from", "exps", "--out", "head", cwd=project)
+    assert "| R1 | skeleton2vec | ntu xsub (embedded) | 1 | " in (project / "head" / "report.md").read_text()
+    skelssl("report", "--from", "exps", "--rev", first, "--rev", second, "--out", "both", cwd=project)
+    text = (project / "both" / "report.md").read_text()
+    assert "| R1 | skeleton2vec | ntu xsub (embedded) | 3 | " in text and "| R2 |" not in text
+    assert f"run from commit `{first[:7]}`; seed 1," in text and f"run from commit `{second[:7]}`; seed 3," in text

@@ -251,12 +251,26 @@ def test_no_experiments_says_how_to_get_them(tmp_path, monkeypatch):
     """A fresh clone: `dvc exp show` lists the workspace and HEAD, no experiment."""
     bare = [{"rev": "workspace", "name": None, "data": {}, "error": None, "experiments": None},
             {"rev": "a" * 40, "name": "main", "data": {}, "error": None, "experiments": None}]
-    monkeypatch.setattr(collect_mod, "dvc_exp_show", lambda root, all_commits=False: bare)
+    monkeypatch.setattr(collect_mod, "dvc_exp_show", lambda root, all_commits=False, revs=(): bare)
     with pytest.raises(SkelsslError) as info:
         collect("exps", tmp_path)
     message = str(info.value)
     assert "\n" not in message and "no finished DVC experiments" in message
     assert "dvc exp pull <git remote>" in message and "--all-commits" in message
+
+
+def test_dvc_exp_show_passes_baselines_and_all_commits(monkeypatch):
+    seen = []
+
+    def fake_run(cmd, **kwargs):
+        seen.append(cmd[cmd.index("show") + 1:])
+        return subprocess.CompletedProcess(cmd, 0, stdout="[]", stderr="")
+
+    monkeypatch.setattr(collect_mod.subprocess, "run", fake_run)
+    assert dvc_exp_show(Path("."), revs=["abc1234", "main"]) == []
+    dvc_exp_show(Path("."), all_commits=True)
+    dvc_exp_show(Path("."))
+    assert seen == [["--json", "--rev", "abc1234", "--rev", "main"], ["--json", "--all-commits"], ["--json"]]
 
 
 def test_dvc_exp_show_outside_a_repo_is_one_line_error(tmp_path):
@@ -284,7 +298,7 @@ def test_workspace_row_and_dedupe_against_experiments(tmp_path, monkeypatch):
     ws = workspace_row(tmp_path)
     assert ws is not None and (ws.name, ws.method, ws.split, ws.embedded) == ("workspace", "mamp", "xsub", True)
     assert ws.metrics["semi.10%.top1_mean"] == 76.5
-    monkeypatch.setattr(collect_mod, "dvc_exp_show", lambda root, all_commits=False: sample)
+    monkeypatch.setattr(collect_mod, "dvc_exp_show", lambda root, all_commits=False, revs=(): sample)
     # identical params and metrics: the workspace is the last experiment's output → one row, the exp's
     assert [r.name for r in collect("both", tmp_path)] == ["s2v-queued", "pstl-a", "pending", "mamp-seed1"]
     files["results/eval/metrics.json"]["knn"]["top1"] = 1.0

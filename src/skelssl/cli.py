@@ -206,6 +206,8 @@ def report(
                                                     help="keep the newest group of seeds per method and dataset")] = False,
     all_commits: Annotated[bool, typer.Option("--all-commits",
                                               help="experiments of every commit (dvc exp show -A)")] = False,
+    revs: Annotated[list[str] | None, typer.Option("--rev", metavar="COMMIT", help="experiments of this baseline commit "
+                                                      "(repeat for several; default HEAD)")] = None,
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Methods × protocols comparison (Markdown + PNG), with the papers' numbers for reference."""
@@ -218,7 +220,8 @@ def report(
         from skelssl.outputs import claim_output_dir
 
         claim_output_dir(out, "report", ("report.md", "report.png"))
-        rows = collect(origin, Path("."), params_file=params, latest=latest_per_method, all_commits=all_commits)
+        rows = collect(origin, Path("."), params_file=params, latest=latest_per_method, all_commits=all_commits,
+                       revs=revs or ())
         from skelssl.report.build import write_report  # imports matplotlib: only once rows exist
 
         write_report(rows, out, origin)

@@ -31,6 +31,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, get_args
 
@@ -285,9 +286,11 @@ def parse_exp_show(data: Any) -> list[Row]:
     return rows
 
 
-def dvc_exp_show(root: Path = Path("."), all_commits: bool = False) -> Any:
-    """Run `dvc exp show --json` (this interpreter's dvc) in `root` and parse its output."""
-    cmd = [sys.executable, "-m", "dvc", "exp", "show", "--json", *(["--all-commits"] if all_commits else [])]
+def dvc_exp_show(root: Path = Path("."), all_commits: bool = False, revs: Sequence[str] = ()) -> Any:
+    """Run `dvc exp show --json` (this interpreter's dvc) in `root` and parse its output; `revs`:
+    the baseline commits whose experiments to show (`--rev`, repeated; default HEAD)."""
+    cmd = [sys.executable, "-m", "dvc", "exp", "show", "--json", *(["--all-commits"] if all_commits else []),
+           *(arg for rev in revs for arg in ("--rev", rev))]
     try:
         done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=DVC_TIMEOUT_S)
     except subprocess.TimeoutExpired:
@@ -341,14 +344,15 @@ NO_EXPERIMENTS = ("report: no finished DVC experiments here (a fresh clone has n
 
 def collect(origin: str = "both", root: Path = Path("."), params: Params | None = None,
             params_file: Path | None = None, latest: bool = False, all_commits: bool = False,
-            git: bool = True) -> list[Row]:
-    """Rows from the workspace, the DVC experiments, or both; raise when there is none.
-    The workspace's params: `params`, else `params_file`, else `root/params.yaml`."""
+            git: bool = True, revs: Sequence[str] = ()) -> list[Row]:
+    """Rows from the workspace, the DVC experiments (of `revs`' baselines, default HEAD; all commits'
+    with `all_commits`), or both; raise when there is none. The workspace's params: `params`, else
+    `params_file`, else `root/params.yaml`."""
     if origin not in ORIGINS:
         raise SkelsslError(f"report: --from must be one of {', '.join(ORIGINS)}, got {origin!r}")
     rows: list[Row] = []
     if origin in ("exps", "both"):
-        rows += parse_exp_show(dvc_exp_show(root, all_commits))
+        rows += parse_exp_show(dvc_exp_show(root, all_commits, revs))
         if git:
             rows = with_code_versions(rows, root)
     if origin in ("workspace", "both"):
