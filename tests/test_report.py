@@ -346,12 +346,15 @@ def test_commits_that_differ_only_outside_the_code_share_a_code_version(tmp_path
     assert versions[3] == versions[4] and len({versions[0], versions[3], versions[5]}) == 3
     assert collect_mod.code_version(tmp_path, "f" * 40) is None  # unknown commit
 
-    rows = [_exp("a", "mamp", 1, first, **{"linear.top1": 80.0}), _exp("b", "mamp", 2, tests, **{"linear.top1": 82.0}),
-            _exp("c", "mamp", 3, code, **{"linear.top1": 10.0})]
-    assert [[r.name for r in g.rows] for g in group_rows(rows)] == [["a"], ["b"], ["c"]]  # commits only
+    # the code is read from each experiment's own commit (what ran), not from the commit it ran from
+    rows = [replace(_exp(n, "mamp", seed, first, **{"linear.top1": 80.0 + seed}), rev=rev)
+            for n, seed, rev in (("a", 1, first), ("b", 2, tests), ("c", 3, code))]
+    assert [[r.name for r in g.rows] for g in group_rows(rows)] == [["a", "b", "c"]]  # one baseline
     versioned = collect_mod.with_code_versions(rows, tmp_path)
     assert [r.code for r in versioned] == [versions[0], versions[0], versions[3]]
     assert [[r.name for r in g.rows] for g in group_rows(versioned)] == [["a", "b"], ["c"]]
+    unknown = replace(rows[0], rev="e" * 40)  # its own commit is not here: the baseline's code
+    assert collect_mod.with_code_versions([unknown], tmp_path)[0].code == versions[0]
     ws = replace(rows[0], name="workspace", origin="workspace", rev=None)
     assert collect_mod.with_code_versions([ws], tmp_path)[0].code is None  # the workspace: its own row
 

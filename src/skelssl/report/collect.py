@@ -30,8 +30,8 @@ import json
 import subprocess
 import sys
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, get_args
 
@@ -64,7 +64,7 @@ class Row:
     rev: str | None = field(default=None, compare=False)  # the experiment's commit (None: workspace)
     baseline: str | None = field(default=None, compare=False)  # the commit it ran from (workspace: HEAD)
     dirty: bool = field(default=False, compare=False)  # workspace only: the working tree differs from HEAD
-    code: str | None = field(default=None, compare=False)  # `code_version` of `baseline` (None: unknown)
+    code: str | None = field(default=None, compare=False)  # `code_version` of `rev` (None: unknown)
 
     @property
     def embedded(self) -> bool:
@@ -230,10 +230,20 @@ def code_version(root: Path, commit: str) -> str | None:
 
 
 def with_code_versions(rows: list[Row], root: Path) -> list[Row]:
-    """Experiment rows with `code` set from their baseline commit (the workspace row is left as is:
-    its files may differ from any commit)."""
-    versions = {c: code_version(root, c) for c in {r.baseline for r in rows if r.origin == "exp" and r.baseline}}
-    return [replace(r, code=versions[r.baseline]) if r.origin == "exp" and r.baseline else r for r in rows]
+    """Experiment rows with `code` set from their own commit: the code that ran (DVC commits the
+    workspace's uncommitted changes with the experiment), else from the commit they ran from. The
+    workspace row is left as is: its files may differ from any commit."""
+    known: dict[str, str | None] = {}
+
+    def version(row: Row) -> str | None:
+        for commit in (row.rev, row.baseline):
+            if commit and commit not in known:
+                known[commit] = code_version(root, commit)
+            if commit and known[commit]:
+                return known[commit]
+        return None
+
+    return [replace(r, code=version(r)) if r.origin == "exp" else r for r in rows]
 
 
 # ---------------------------------------------------------------------------- dvc exp show
