@@ -323,7 +323,19 @@ def test_workspace_row_records_the_checked_out_commit(tmp_path):
     assert workspace_row(tmp_path, git=False).baseline is None
 
 
-def test_commits_that_differ_only_outside_the_code_share_a_code_version(tmp_path):
+def _lock(train: str = "aa", processed: str = "bb", report: str = "cc") -> str:
+    """A dvc.lock: preprocess -> pretrain (code dep src/skelssl/train.py) and a report stage."""
+    return json.dumps({"schema": "2.0", "stages": {
+        "preprocess": {"cmd": "p", "deps": [{"path": "data/raw", "md5": "00.dir"}],
+                       "outs": [{"path": "artifacts/processed", "md5": f"{processed}.dir"}]},
+        "pretrain": {"cmd": "t", "deps": [{"path": "artifacts/processed/joints.npy", "md5": processed},
+                                          {"path": "src/skelssl/train.py", "md5": train}],
+                     "outs": [{"path": "artifacts/pretrain/encoder.pt", "md5": processed + train}]},
+        "report": {"cmd": "r", "deps": [{"path": "artifacts/pretrain/encoder.pt", "md5": processed + train},
+                                        {"path": "src/skelssl/report", "md5": f"{report}.dir"}]}}})
+
+
+def test_commits_that_ran_the_same_code_share_a_code_version(tmp_path):
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false"]
 
     def commit(path: str, text: str) -> str:
@@ -335,16 +347,21 @@ def test_commits_that_differ_only_outside_the_code_share_a_code_version(tmp_path
                               text=True, check=True).stdout.strip()
 
     subprocess.run([*git, "init", "-q"], cwd=tmp_path, check=True)
-    first = commit("src/skelssl/train.py", "x = 1\n")
-    docs = commit("docs/notes.md", "later\n")  # tests and docs are not the pipeline's code
+    bare = commit("README.md", "no dvc.lock yet\n")
+    first = commit("dvc.lock", _lock())
+    docs = commit("docs/notes.md", "later\n")  # no stage depends on docs or tests
     tests = commit("tests/test_x.py", "def test(): pass\n")
-    code = commit("src/skelssl/train.py", "x = 2\n")
-    report = commit("src/skelssl/report/table.py", "y = 1\n")  # nor is the report's own code
-    lock = commit("constraints.txt", "torch==2.13.0\n")  # pinned dependencies are
-    versions = [collect_mod.code_version(tmp_path, c) for c in (first, docs, tests, code, report, lock)]
-    assert versions[0] is not None and versions[0] == versions[1] == versions[2]
-    assert versions[3] == versions[4] and len({versions[0], versions[3], versions[5]}) == 3
+    outputs = commit("dvc.lock", _lock(processed="b2"))  # other outputs (another seed): not inputs
+    report = commit("dvc.lock", _lock(processed="b2", report="c2"))  # the report only reads results
+    code = commit("dvc.lock", _lock(train="a2"))  # a code dependency of a stage that makes results
+    library = commit("constraints.txt", "torch==2.13.0\n")  # pinned libraries count too
+    versions = [collect_mod.code_version(tmp_path, c) for c in (first, docs, tests, outputs, report, code, library)]
+    assert versions[0] is not None and len(set(versions[:5])) == 1
+    assert len({versions[0], versions[5], versions[6]}) == 3
+    assert "src/skelssl/train.py aa" in versions[0] and "data/raw 00.dir" in versions[0]
+    assert collect_mod.code_version(tmp_path, bare) is None  # no dvc.lock
     assert collect_mod.code_version(tmp_path, "f" * 40) is None  # unknown commit
+    versions = versions[:3] + [versions[5]]  # first, docs, tests, code: as used below
 
     # the code is read from each experiment's own commit (what ran), not from the commit it ran from
     rows = [replace(_exp(n, "mamp", seed, first, **{"linear.top1": 80.0 + seed}), rev=rev)

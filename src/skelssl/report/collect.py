@@ -207,26 +207,45 @@ def workspace_row(root: Path = Path("."), params: Params | None = None,
 
 # ---------------------------------------------------------------------------- code versions
 
-# What decides an experiment's results besides its params and data: the pipeline's code and its
-# pinned dependencies, less the report's own code (it reads the metrics, it cannot change them).
-# Two commits with the same git objects at these files ran the same code.
-CODE_PATHS: tuple[str, ...] = ("dvc.yaml", "stages", "src", "pyproject.toml", "constraints.txt")
-NOT_CODE: tuple[str, ...] = ("src/skelssl/report/", "stages/report.py")
+# What decides an experiment's results besides its params: what DVC itself compares to decide
+# whether a stage must re-run, i.e. the dependencies recorded in the experiment's `dvc.lock` (code
+# and input data; not the outputs of other stages, which follow from them), less those of the
+# stages that only read results (`report`), plus the pinned libraries (`LIBRARY_FILES`).
+RESULT_FREE_STAGES: tuple[str, ...] = ("report",)
+LIBRARY_FILES: tuple[str, ...] = ("pyproject.toml", "constraints.txt")
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
 
 
 def code_version(root: Path, commit: str) -> str | None:
-    """The git object ids of the files under `CODE_PATHS` (less `NOT_CODE`) at `commit`, as one
-    string (None outside git or for an unknown commit). Commits that differ only elsewhere (tests,
-    docs, benchmarks, the report's code) share it."""
+    """What `commit` ran, as one string: every `dvc.lock` dependency (path and hash) that no stage
+    produces, over the stages other than `RESULT_FREE_STAGES`, and the git objects of
+    `LIBRARY_FILES`. None outside git, for an unknown commit or one without a readable dvc.lock.
+    Commits that differ only in what no stage depends on (tests, docs, benchmarks, the CLI, the
+    report's code) share it."""
+    text = _git(root, "show", f"{commit}:dvc.lock")
+    if text is None:
+        return None
     try:
-        done = subprocess.run(["git", "ls-tree", "-r", commit, "--", *CODE_PATHS], cwd=root,
-                              capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
+        stages = (YAML(typ="safe", pure=True).load(text) or {}).get("stages")
+    except (YAMLError, AttributeError):
         return None
-    if done.returncode != 0:
+    if not isinstance(stages, dict):
         return None
-    files = [line for line in done.stdout.splitlines() if not line.split("\t", 1)[-1].startswith(NOT_CODE)]
-    return "\n".join(files) or None
+    produced = {out.get("path") for stage in stages.values() for out in stage.get("outs") or []}
+    inputs = {f"{dep.get('path')} {dep.get('md5') or dep.get('hash')}"
+              for name, stage in stages.items() if name not in RESULT_FREE_STAGES
+              for dep in stage.get("deps") or []
+              if not any(dep.get("path") == out or str(dep.get("path")).startswith(f"{out}/")
+                         for out in produced)}
+    libraries = _git(root, "ls-tree", commit, "--", *LIBRARY_FILES) or ""
+    return "\n".join([*sorted(inputs), libraries.strip()]) if inputs else None
 
 
 def with_code_versions(rows: list[Row], root: Path) -> list[Row]:

@@ -1,14 +1,15 @@
 """Report rows over experiments: the experiments that differ only in their seed form one group,
 shown as mean ± std with the experiments' names and revisions listed as its provenance.
 
-Grouping key (choices of ours): workspace or experiment; the code an experiment ran (`Row.code`:
-the git objects of the pipeline's code in the experiment's own commit, so experiments of commits
-that differ only in tests, docs or the report's own code are averaged, different code never is;
-the commit it ran from where that is unknown); method, data source, input and split (`spec.ROW_PARAMS`); and the values of
-every other param that differs between the report's experiments, except the seeds
-(`spec.SEED_PARAMS`) and the `methods.<id>` blocks of methods a row did not run (params.yaml carries
-all five blocks; only the selected one is used). The differing params a group was run with
-are its `setting`.
+Grouping key (choices of ours): workspace or experiment; the code an experiment ran (`Row.code`,
+`collect.code_version`: the stage dependencies in its own commit's dvc.lock, which is what DVC
+compares to decide whether a stage re-runs, and the pinned libraries; experiments of commits that
+differ only in tests, docs, the CLI or the report's code are averaged, different code never is; the
+commit it ran from where that is unknown); method, data source, input and split
+(`spec.ROW_PARAMS`); and the values of every other param that differs between the report's
+experiments, except the seeds (`spec.SEED_PARAMS`) and the `methods.<id>` blocks of methods a row
+did not run (params.yaml carries all five blocks; only the selected one is used). The differing
+params a group was run with are its `setting`.
 """
 
 from __future__ import annotations
