@@ -29,8 +29,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from dataclasses import dataclass, field, replace
 from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, get_args
@@ -172,17 +172,21 @@ def read_metrics_file(path: Path) -> Any:
         raise SkelsslError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
 
 
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
 def git_head(root: Path) -> tuple[str | None, bool]:
     """(checked-out commit, whether tracked files differ from it); (None, False) outside git."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=60)
-        if head.returncode != 0:
-            return None, False
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                                capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
+    head = _git(root, "rev-parse", "HEAD")
+    if head is None:
         return None, False
-    return head.stdout.strip(), bool(status.stdout.strip())
+    status = _git(root, "status", "--porcelain", "--untracked-files=no") or ""
+    return head.strip(), bool(status.strip())
 
 
 def workspace_row(root: Path = Path("."), params: Params | None = None,
@@ -213,14 +217,6 @@ def workspace_row(root: Path = Path("."), params: Params | None = None,
 # stages that only read results (`report`), plus the pinned libraries (`LIBRARY_FILES`).
 RESULT_FREE_STAGES: tuple[str, ...] = ("report",)
 LIBRARY_FILES: tuple[str, ...] = ("pyproject.toml", "constraints.txt")
-
-
-def _git(root: Path, *args: str) -> str | None:
-    try:
-        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout if done.returncode == 0 else None
 
 
 def code_version(root: Path, commit: str) -> str | None:
