@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from helpers import default_params
@@ -24,12 +25,19 @@ def test_linear_probe_solves_separable_features():
     assert result.predictions.shape == ty.shape
 
 
-def test_linear_probe_is_at_chance_on_random_labels():
-    x, _ = _separable()
-    y = torch.randint(0, 5, (len(x),), generator=torch.Generator().manual_seed(3))
-    cfg = default_params().evaluate.linear
-    result = linear_probe(x, y, x[:100], torch.randint(0, 5, (100,)), 5, cfg, torch.Generator())
-    assert result.top1 < 50.0
+def test_linear_probe_never_sees_the_test_labels():
+    """Same training data and seed, two different test-label vectors: identical predictions, and
+    each score is those predictions checked against its own labels."""
+    x, y = _separable(seed=0)
+    tx, ty = _separable(seed=1)
+    cfg = default_params().evaluate.linear.model_copy(update={"epochs": 5})
+    shuffled = ty[torch.randperm(len(ty), generator=torch.Generator().manual_seed(3))]
+    a = linear_probe(x, y, tx, ty, 5, cfg, torch.Generator().manual_seed(0))
+    b = linear_probe(x, y, tx, shuffled, 5, cfg, torch.Generator().manual_seed(0))
+    assert torch.equal(a.predictions, b.predictions)
+    assert a.top1 == pytest.approx(100.0 * (a.predictions == ty).double().mean().item()) == 100.0
+    assert b.top1 == pytest.approx(100.0 * (b.predictions == shuffled).double().mean().item())
+    assert b.top1 < 50.0
 
 
 def test_knn_solves_separable_features():

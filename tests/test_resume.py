@@ -38,17 +38,20 @@ class Crash(RuntimeError):
     pass
 
 
-def _train(state_dir, crash_at_step=None, name="skeleton2vec", live_dir=None):
+def _train(state_dir, crash_at_step=None, name="skeleton2vec", live_dir=None, steps=None):
+    """Train 4 epochs of 4 steps; `crash_at_step` raises inside that step; `steps` (a list) gets the
+    number of every optimiser step this call runs."""
     method = _fresh_method(name)
-    if crash_at_step is not None:
-        original = method.after_step
+    original = method.after_step
 
-        def after_step(step, total):
-            if step == crash_at_step:
-                raise Crash
-            return original(step, total)
+    def after_step(step, total):
+        if step == crash_at_step:
+            raise Crash
+        if steps is not None:
+            steps.append(step)
+        return original(step, total)
 
-        method.after_step = after_step
+    method.after_step = after_step
     optim = tiny_method_params(name).optim.model_copy(
         update={"epochs": 4, "batch_size": 4, "warmup_epochs": 1})
     run = default_params().pretrain.model_copy(update={"checkpoint_every": 1})
@@ -73,7 +76,9 @@ def test_resume_after_a_crash_matches_an_uninterrupted_run(tmp_path, name):
         _train(tmp_path / "b", crash_at_step=10, name=name)  # inside epoch 3 (4 steps/epoch)
     state = torch.load(tmp_path / "b" / STATE_FILE, weights_only=True)
     assert state["epochs_done"] == 2
-    resumed, history = _train(tmp_path / "b", name=name)
+    steps: list[int] = []
+    resumed, history = _train(tmp_path / "b", name=name, steps=steps)
+    assert steps == list(range(9, 17))  # after_step(1..16): only epochs 3-4 ran; a restart would give 1..16
     assert [r["loss"] for r in history.rows] == [r["loss"] for r in ref_history.rows]
     for (name, a), (_, b) in zip(reference.state_dict().items(), resumed.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
@@ -100,7 +105,9 @@ def test_resumed_run_continues_its_live_log(tmp_path):
             for path in (results / "live").rglob("*.tsv"):
                 path.unlink()
             (results / "live/metrics.json").unlink()
-        _train(state, live_dir=results)
+        steps: list[int] = []
+        _train(state, live_dir=results, steps=steps)
+        assert steps == list(range(9, 17))  # resumed after epoch 2, not restarted
         assert _live_files(results) == reference
     summary = json.loads(reference["metrics.json"])
     assert summary["step"] == 15

@@ -24,7 +24,8 @@ def test_finite_loss_and_gradients_reach_encoder_not_teacher():
     assert sum(g.abs().sum().item() for g in enc_grads) > 0
     assert all(p.grad is None and not p.requires_grad for p in method.teacher.parameters())
     assert set(out.logs) >= {"pred_var", "target_var", "masked_pct"}
-    assert method.after_step(1, 10) == {"ema_decay": method._decay}
+    e = method.cfg.ema  # the schedule itself: test_ema_decay_schedule
+    assert method.after_step(1, 10) == {"ema_decay": ema_decay(1, 10, e.start, e.end, e.anneal_fraction)}
     assert abs(out.logs["masked_pct"] - 80.0) < 1e-4  # 5 of 25 joints visible at ratio 0.8
 
 
@@ -35,9 +36,11 @@ def test_ema_update_moves_teacher_towards_student():
         for p in method.encoder.parameters():
             p.add_(1.0)
     before = [t.clone() for t in method.teacher.parameters()]
-    method.after_step(step=1, total_steps=1000)  # decay ≈ start (0.999)
+    logs = method.after_step(step=1, total_steps=1000)
+    decay = 0.999 + (1.0 - 0.999) * 1 / 1000  # linear from start towards end over the 1000 steps
+    assert abs(logs["ema_decay"] - decay) < 1e-12
     for b, t, s in zip(before, method.teacher.parameters(), method.encoder.parameters(), strict=True):
-        assert torch.allclose(t, b + (1 - method._decay) * (s - b), atol=1e-6)
+        assert torch.allclose(t, b + (1 - decay) * (s - b), atol=1e-6)
         assert not torch.equal(t, b)
     frozen = [t.clone() for t in method.teacher.parameters()]
     method.after_step(step=1000, total_steps=1000)  # decay = end = 1.0 → teacher fixed
@@ -64,14 +67,29 @@ def test_targets_are_layer_normalised_averages():
                           atol=1e-4)
 
 
-def test_forward_is_deterministic_and_exports_teacher():
+def test_forward_is_deterministic():
     m1, batch = _method_and_batch(seed=5)
     m2, _ = _method_and_batch(seed=5)
     l1 = m1(batch, torch.Generator().manual_seed(9)).loss
     l2 = m2(batch, torch.Generator().manual_seed(9)).loss
     assert l1.item() == l2.item()
-    assert m1.export_encoder() is (m1.teacher if m1.cfg.export == "teacher" else m1.encoder)
-    assert set(m1.export_encoder().state_dict()) == set(m1.encoder.state_dict())
+
+
+def test_export_is_the_student_or_the_teacher_as_configured():
+    method, _ = _method_and_batch()
+    with torch.no_grad():  # make the two encoders differ, so the weights tell which one left
+        for p in method.encoder.parameters():
+            p.add_(1.0)
+    exported = {}
+    for export in ("student", "teacher"):
+        method.cfg = method.cfg.model_copy(update={"export": export})
+        exported[export] = method.export_encoder().state_dict()
+    assert set(exported["teacher"]) == set(exported["student"]) == set(method.encoder.state_dict())
+    for name, value in method.encoder.state_dict().items():
+        assert torch.equal(exported["student"][name], value), name
+    for name, value in method.teacher.state_dict().items():
+        assert torch.equal(exported["teacher"][name], value), name
+    assert any(not torch.equal(exported["student"][k], exported["teacher"][k]) for k in exported["student"])
 
 
 # --- reference facts of the Skeleton2vec dev code (Ruizhuo-Xu/SKeleton2vec-code, branch dev) ---

@@ -6,9 +6,12 @@ import json
 
 import numpy as np
 import polars as pl
+import torch
 
 from tiny_eval import FRAMES, tiny_encoder, tiny_params
 from skelssl.config import Params
+from skelssl.io import load_encoder
+from skelssl.pipeline import transfer
 from skelssl.pipeline.transfer import build_target, run, target_params
 
 
@@ -34,7 +37,7 @@ def test_target_is_another_dataset_of_the_same_format():
     assert target.ingest.source == "ntu" and target.preprocess == params.preprocess
 
 
-def test_build_target_and_run_write_transfer_and_scratch(tmp_path):
+def test_build_target_and_run_write_transfer_and_scratch(tmp_path, monkeypatch):
     params = _small(tiny_params())
     data = build_target(params, tmp_path / "work")
     assert data.x.shape[1:] == (2, FRAMES, 25, 3)
@@ -43,7 +46,20 @@ def test_build_target_and_run_write_transfer_and_scratch(tmp_path):
     assert performers <= {1, 2, 3, 4}
 
     tiny_encoder(tmp_path / "encoder.pt", params)
+    started: dict[str, dict] = {}  # the weights each fine-tuning run starts from
+
+    def recording_finetune(encoder, *args, **kwargs):
+        started[args[-1].split()[-1]] = {k: v.clone() for k, v in encoder.state_dict().items()}
+        return original_finetune(encoder, *args, **kwargs)
+
+    original_finetune = transfer.finetune
+    monkeypatch.setattr(transfer, "finetune", recording_finetune)
     run(params, tmp_path / "encoder.pt", tmp_path / "out")
+    monkeypatch.undo()
+    pretrained = load_encoder(tmp_path / "encoder.pt")["state_dict"]
+    assert set(started) == {"transfer", "scratch"}
+    assert all(torch.equal(started["transfer"][k], v) for k, v in pretrained.items())  # the encoder itself
+    assert not all(torch.equal(started["scratch"][k], v) for k, v in pretrained.items())  # a random twin
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert set(metrics) == {"transfer", "scratch"}  # accuracies only: the clip counts are in info.json
     info = json.loads((tmp_path / "out" / "info.json").read_text())
