@@ -39,7 +39,7 @@ def _one_error_line(result) -> str:
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):
-    """A user's folder: unrelated files, a raw dataset, an earlier skelssl output of each kind."""
+    """A user's folder: unrelated files and folders, a raw dataset whose one file does not parse."""
     monkeypatch.chdir(tmp_path)
     shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
     (tmp_path / "thesis.tex").write_text("three years of work")
@@ -54,53 +54,57 @@ def home(tmp_path, monkeypatch):
     return tmp_path
 
 
+# each command, and the path its one error line must start with and why it refuses (the output
+# check, not a broken input, wherever the case is about an output path)
 REFUSED = [
-    ["ingest", "raw", "."],
-    ["ingest", "raw", ".."],
-    ["ingest", "raw", "raw"],
-    ["ingest", "raw", "raw/sub"],
-    ["ingest", "raw", "thesis.tex"],
-    ["ingest", "raw", "mine"],
-    ["ingest", "raw", "/"],
-    ["preprocess", "mine", "mine"],
-    ["preprocess", "mine", "."],
-    ["preprocess", "raw", "thesis.tex"],
-    ["prepare", "raw", "out", "mine"],  # checked before ingest: no "out" appears
-    ["prepare", "raw", "mine", "out"],
-    ["prepare", "raw", "out", "out"],
-    ["prepare", "raw", "out", "raw"],
-    ["prepare", "raw", "out", "thesis.tex"],
-    ["prepare", "raw", "out", "processed"],  # raw's file does not parse: neither folder appears
-    ["synthesize", "."],
-    ["synthesize", "mine"],
-    ["synthesize", "thesis.tex"],
-    ["pretrain", "raw", ".", "hist", "state"],
-    ["pretrain", "raw", "mine", "hist", "state"],
-    ["pretrain", "raw", "raw", "hist", "state"],
-    ["evaluate", "raw", "mine/encoder.pt", "."],
-    ["evaluate", "raw", "mine/encoder.pt", "mine"],
-    ["evaluate", "raw", "mine/encoder.pt", "thesis.tex"],
-    ["finetune", "raw", "enc.pt", "mine"],
-    ["semi", "raw", "enc.pt", "mine"],
-    ["robustness", "raw", "enc.pt", ".."],
-    ["streams", "raw", "enc.pt", "mine"],
-    ["embedding", "raw", "enc.pt", "raw"],
-    ["transfer", "mine/encoder.pt", "mine"],
-    ["export-pyskl", "raw", "thesis.tex"],
-    ["export-pyskl", "raw", "."],
-    ["export-pyskl", "raw", "mine"],
-    ["report", "--from", "workspace", "--out", "emptyish"],
-    ["report", "--from", "workspace", "--out", "thesis.tex"],
-    ["params", "check", "mine"],
-    ["params", "check", "thesis.tex"],
-    ["ingest", "raw", "out", "--params", "mine"],
+    (["ingest", "raw", "."], ".", "may not be the working directory"),
+    (["ingest", "raw", ".."], "..", "must end in a folder or file name"),
+    (["ingest", "raw", "raw"], "raw", "may not be the input"),
+    (["ingest", "raw", "raw/sub"], "raw/sub", "may not lie inside the input"),
+    (["ingest", "raw", "thesis.tex"], "thesis.tex", "refusing to replace it"),
+    (["ingest", "raw", "mine"], "mine", "refusing to replace it"),
+    (["ingest", "raw", "/"], "/", "may not be the working directory"),
+    (["preprocess", "mine", "mine"], "mine", "may not be the input"),
+    (["preprocess", "mine", "."], ".", "may not be the working directory"),
+    (["preprocess", "raw", "thesis.tex"], "thesis.tex", "refusing to replace it"),
+    (["prepare", "raw", "out", "mine"], "mine", "refusing to replace it"),  # before ingest: no "out" appears
+    (["prepare", "raw", "mine", "out"], "mine", "refusing to replace it"),
+    (["prepare", "raw", "out", "out"], "out", "may not be the input"),
+    (["prepare", "raw", "out", "raw"], "raw", "may not be the input"),
+    (["prepare", "raw", "out", "thesis.tex"], "thesis.tex", "refusing to replace it"),
+    # raw's file does not parse: neither folder appears
+    (["prepare", "raw", "out", "processed"], "raw/S001C001P001R001A001.skeleton:1", "expected frame count"),
+    (["synthesize", "."], ".", "may not be the working directory"),
+    (["synthesize", "mine"], "mine", "refusing to replace it"),
+    (["synthesize", "thesis.tex"], "thesis.tex", "refusing to replace it"),
+    (["pretrain", "raw", ".", "hist", "state"], ".", "may not be the working directory"),
+    (["pretrain", "raw", "mine", "hist", "state"], "mine/encoder.pt", "refusing to overwrite it"),
+    (["pretrain", "raw", "raw", "hist", "state"], "raw", "may not be the input"),
+    (["evaluate", "raw", "mine/encoder.pt", "."], ".", "may not be the working directory"),
+    (["evaluate", "raw", "mine/encoder.pt", "mine"], "mine", "may not contain the input"),
+    (["evaluate", "raw", "mine/encoder.pt", "thesis.tex"], "thesis.tex", "refusing to write"),
+    (["finetune", "raw", "enc.pt", "mine"], "mine/metrics.json", "refusing to overwrite it"),
+    (["semi", "raw", "enc.pt", "mine"], "mine/metrics.json", "refusing to overwrite it"),
+    (["robustness", "raw", "enc.pt", ".."], "..", "must end in a folder or file name"),
+    (["streams", "raw", "enc.pt", "mine"], "mine/metrics.json", "refusing to overwrite it"),
+    (["embedding", "raw", "enc.pt", "raw"], "raw", "may not be the input"),
+    (["transfer", "mine/encoder.pt", "mine"], "mine", "may not contain the input"),
+    (["export-pyskl", "raw", "thesis.tex"], "thesis.tex", "refusing to overwrite it"),
+    (["export-pyskl", "raw", "."], ".", "may not be the working directory"),
+    (["export-pyskl", "raw", "mine"], "mine", "refusing to replace it"),
+    (["report", "--from", "workspace", "--out", "emptyish"], "emptyish/report.md", "refusing to overwrite it"),
+    (["report", "--from", "workspace", "--out", "thesis.tex"], "thesis.tex", "refusing to write"),
+    (["params", "check", "mine"], "mine", "is a folder, not a params file"),
+    (["params", "check", "thesis.tex"], "thesis.tex", "Input should be a valid dictionary"),
+    (["ingest", "raw", "out", "--params", "mine"], "mine", "is a folder, not a params file"),
 ]
 
 
-@pytest.mark.parametrize("args", REFUSED, ids=[" ".join(a) for a in REFUSED])
-def test_refused_command_changes_nothing(home, args):
+@pytest.mark.parametrize(("args", "named", "why"), REFUSED, ids=[" ".join(a) for a, _, _ in REFUSED])
+def test_refused_command_changes_nothing(home, args, named, why):
     before = _tree(home.parent)
-    _one_error_line(_invoke(args))
+    line = _one_error_line(_invoke(args))
+    assert line.startswith(f"error: {named}: ") and why in line, line
     assert _tree(home.parent) == before
 
 

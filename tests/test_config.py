@@ -59,8 +59,11 @@ def test_invalid_params_name_the_dotted_key(tmp_path, edit, key):
 
 def test_yaml_syntax_error_names_file_and_line(tmp_path):
     path = tmp_path / "params.yaml"
-    path.write_text("base:\n  seed: 0\n  split: [xsub\nmethod: x\n")
-    with pytest.raises(ParamsError, match=r"params\.yaml:\d+: invalid YAML"):
+    path.write_text("base:\n  seed: 0\n  split: [xsub\nmethod: x\n")  # the parser sees it on line 4
+    with pytest.raises(ParamsError, match=r"params\.yaml:4: invalid YAML: expected ',' or ']'"):
+        load_params(path)
+    path.write_text("base:\n  seed: : 0\n")
+    with pytest.raises(ParamsError, match=r"params\.yaml:2: invalid YAML: mapping values are not allowed"):
         load_params(path)
 
 

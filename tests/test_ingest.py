@@ -21,13 +21,17 @@ def _body(body_id: int, offset: float, rng) -> BodyFrame:
     return BodyFrame(body_id, xyz, np.full(25, 2))
 
 
-def _write_dataset(folder, names, frames=15, seed=0):
+def _write_dataset(folder, names, frames=15, seed=0) -> dict[str, np.ndarray]:
+    """Write the files; return each one's coordinates as written, (frames, bodies, 25, 3)."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
+    written = {}
     for name in names:
         two = name.endswith("A003")
         seq = [[_body(1, 0.0, rng)] + ([_body(2, 1.0, rng)] if two else []) for _ in range(frames)]
         write_skeleton(folder / f"{name}.skeleton", seq)
+        written[name] = np.array([[body.xyz for body in bodies] for bodies in seq])
+    return written
 
 
 NAMES = ["S001C001P001R001A001", "S001C002P003R001A002", "S001C001P002R001A003"]
@@ -56,7 +60,7 @@ def _error_line(stderr: str) -> str:
 
 
 def test_ingest_writes_index_and_joints(tmp_path):
-    _write_dataset(tmp_path / "raw", NAMES)
+    written = _write_dataset(tmp_path / "raw", NAMES)
     run = _ingest(tmp_path, tmp_path / "raw", tmp_path / "out")
     assert run.returncode == 0, run.stderr
     index = pl.read_parquet(tmp_path / "out/index.parquet")
@@ -71,14 +75,19 @@ def test_ingest_writes_index_and_joints(tmp_path):
     one = index.filter(pl.col("name") == "S001C002P003R001A002").row(0, named=True)
     assert one["xsub_train"] is False and one["xview_train"] is True
     assert (joints[one["offset"]:one["offset"] + 15, 1] == 0).all()  # second person: zeros
+    for row in index.iter_rows(named=True):  # the coordinates as written (5 decimals in the file)
+        clip = joints[row["offset"]:row["offset"] + row["frames"]]
+        xyz = written[row["name"]]
+        np.testing.assert_allclose(clip[:, :xyz.shape[1]], xyz, atol=1e-5, err_msg=row["name"])
     assert pl.read_parquet(tmp_path / "out/skipped.parquet").height == 0
 
 
 def test_second_person_copy(tmp_path):
-    _write_dataset(tmp_path / "raw", NAMES[:1])
+    written = _write_dataset(tmp_path / "raw", NAMES[:1])
     assert _ingest(tmp_path, tmp_path / "raw", tmp_path / "out", second_person="copy").returncode == 0
     joints = np.load(tmp_path / "out/joints.npy")
-    assert np.array_equal(joints[:, 1], joints[:, 0])
+    np.testing.assert_allclose(joints[:, 0], written[NAMES[0]][:, 0], atol=1e-5)  # the one body
+    assert np.array_equal(joints[:, 1], joints[:, 0])  # and its copy
 
 
 @pytest.mark.parametrize(("mangle", "line"), [

@@ -67,6 +67,10 @@ def test_npz_import(tmp_path, save):
     assert [c.splits for c in clips] == [{"xview_train": True}] * 3 + [{"xview_train": False}]
     assert clips[3].meta == {"row": 1} and clips[2].joints.dtype == np.float32
     np.testing.assert_array_equal(clips[2].joints, arrays["x_train"][2, [0, 2, 3]].reshape(3, 2, 25, 3))
+    for row in (0, 1):  # the other train rows: their valid frames, as stored
+        frames = len(clips[row].joints)
+        np.testing.assert_array_equal(clips[row].joints, arrays["x_train"][row, :frames].reshape(frames, 2, 25, 3))
+    np.testing.assert_array_equal(clips[3].joints, arrays["x_test"][1, :5].reshape(5, 2, 25, 3))
     chunked = list(read_npz_part(path, "train", chunk=2))  # rows across chunk boundaries
     assert [r for r, _, _ in chunked] == [0, 1, 2]
     assert all(np.array_equal(j, c.joints) for (_, _, j), c in zip(chunked[:2], clips[:2], strict=True))

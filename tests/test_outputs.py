@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -235,6 +236,8 @@ def test_claim_creates_the_folder_with_a_marker_on_first_write(tmp_path):
     assert marker_stage(folder) == "evaluate"
     claim_output_dir(folder, "evaluate", ["metrics.json"])  # again: fine
     write_json(folder / "metrics.json", {"top1": 2.0})
+    assert json.loads((folder / "metrics.json").read_text()) == {"top1": 2.0}  # its own output: replaced
+    assert marker_stage(folder) == "evaluate"
 
 
 def test_claim_refuses_to_overwrite_a_users_file(tmp_path):

@@ -19,8 +19,18 @@ def _params() -> dict:
 
 @pytest.mark.parametrize("preset", PRESETS, ids=lambda p: p.stem)
 def test_preset_overrides_existing_keys_and_validates(preset):
-    validated = Params.model_validate(apply_overrides(_params(), read_preset(preset)))
+    lines = read_preset(preset)
+    validated = Params.model_validate(apply_overrides(_params(), lines))
     assert validated.method == preset.stem.split("-")[0]
+    dumped = validated.model_dump()
+    for line in lines:  # every `key=value` of the preset is the validated value of its key
+        key, _, value = line.partition("=")
+        node = dumped
+        for part in key.split("."):
+            node = node[part]
+        expected = YAML(typ="safe", pure=True).load(value)
+        got = list(node) if isinstance(node, tuple) else node
+        assert got == expected, (key, got, expected)
 
 
 def test_unknown_override_key_is_rejected():

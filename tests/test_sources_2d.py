@@ -184,6 +184,7 @@ def test_pyskl_2d_pickle(tmp_path):
     np.testing.assert_allclose(a.joints[0, 0, 3], [(1 - 960) / 540, (540 - 2) / 540], rtol=1e-6)
     kb = data["annotations"][1]["keypoint"][0]  # no img_shape: pyskl's default 1080 × 1920
     np.testing.assert_allclose(b.joints[:, 0, :, 0], (kb[..., 0] - 960) / 540, rtol=1e-5)
+    np.testing.assert_allclose(b.joints[:, 0, :, 1], (540 - kb[..., 1]) / 540, rtol=1e-5)  # y up
     assert not b.joints[:, 1].any()
     with pytest.raises(ParseError, match="set ingest.layout: coco17"):
         _read("pyskl", [tmp_path / "ntu60_hrnet.pkl"])  # auto = the 3D NTU pickles
