@@ -143,3 +143,16 @@ def test_stage_script_refuses_too(home):
     assert proc.returncode == 1 and proc.stderr.startswith("error: .: the output may not be")
     assert "Traceback" not in proc.stderr
     assert _tree(home) == before
+
+
+def test_an_unreadable_params_file_or_input_is_one_line(home):
+    """Read permission is checked by skelssl, not by the command-line parser (whose usage error
+    would be three lines and exit code 2). Run without the capability that lets root read anything."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is needed to drop root's read override")
+    (home / "params.yaml").chmod(0)
+    drop = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-dac_override,-dac_read_search"]
+    for args in (["synthesize", "out"], ["params", "check", "params.yaml"]):
+        proc = subprocess.run([*drop, sys.executable, "-m", "skelssl", *args], capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == 1 and proc.stderr == "error: params.yaml: cannot read (Permission denied)\n", proc

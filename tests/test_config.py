@@ -46,6 +46,8 @@ def test_registry_literal_and_params_agree():
     (lambda d: d["synthesize"]["frames"].update(min=50, max=40), "synthesize.frames"),
     (lambda d: d["methods"]["skeleton2vec"].update(top_k=99), "methods.skeleton2vec"),
     (lambda d: d["ingest"].pop("on_error"), "ingest.on_error"),
+    (lambda d: d["evaluate"]["robustness"].update(drop=[]), "evaluate.robustness.drop"),
+    (lambda d: d["evaluate"]["robustness"].update(modes=[]), "evaluate.robustness.modes"),
 ])
 def test_invalid_params_name_the_dotted_key(tmp_path, edit, key):
     data = _yaml()

@@ -246,10 +246,11 @@ def test_a_finished_run_deletes_its_checkpoint(tmp_path):
     YAML(typ="safe", pure=True).dump(data, path)
     params = load_params(path)
     state = tmp_path / "state"
-    state.mkdir()
     from skelssl.outputs import _host
+    from skelssl.train import _make_state_dir
 
-    # left by a run killed while saving (pid above any pid_max: that process is gone)
+    _make_state_dir(state)  # created by an earlier run of the stage, killed while saving
+    # left by that run (pid above any pid_max: that process is gone)
     (state / f".{STATE_FILE}.tmp-{_host()}-999999999-deadbeef").write_bytes(b"")
     stage.run(params, tmp_path / "processed", tmp_path / "enc", tmp_path / "hist", state)
     assert (tmp_path / "enc" / "encoder.pt").exists() and (tmp_path / "hist/live/metrics.json").exists()
@@ -259,3 +260,7 @@ def test_a_finished_run_deletes_its_checkpoint(tmp_path):
     (kept / "notes.txt").write_text("not ours")
     stage.run(params, tmp_path / "processed", tmp_path / "enc", tmp_path / "hist", kept)
     assert (kept / "notes.txt").read_text() == "not ours" and not (kept / STATE_FILE).exists()
+    empty = tmp_path / "users-empty-folder"  # given by the user: it stays, as it was
+    empty.mkdir()
+    stage.run(params, tmp_path / "processed", tmp_path / "enc", tmp_path / "hist", empty)
+    assert empty.is_dir() and list(empty.iterdir()) == []

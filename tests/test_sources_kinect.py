@@ -5,6 +5,7 @@ the param, and checks against the real datasets' SOURCE.md (through the `real_da
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import polars as pl
@@ -293,6 +294,14 @@ def test_generic_bad_arrays_and_layout(tmp_path):
         _clips("generic", tmp_path, layout="auto")
     with pytest.raises(ValidationError, match="layout must be 'auto' or one of"):
         IngestParams.model_validate({**default_params().ingest.model_dump(), "layout": "bogus"})
+
+
+def test_generic_values_beyond_float32_are_one_error_without_warnings(tmp_path):
+    _write_generic(tmp_path, "name,label\nx,0\n", {"x": np.full((4, 20, 3), 1e300)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "overflow encountered in cast" would fail here
+        with pytest.raises(ParseError, match="NaN or infinite values"):
+            _clips("generic", tmp_path, layout="kinect20")
 
 
 def test_generic_ingest_and_preprocess_write_the_layout(tmp_path):

@@ -19,6 +19,7 @@ from skelssl.config import Params, read_yaml, validation_messages
 from skelssl.errors import SkelsslError
 from skelssl.runner import console, error_line, fail, guarded, run_stage
 
+
 def _version(value: bool) -> None:
     if value:
         from importlib.metadata import version
@@ -43,12 +44,12 @@ def _main(
     """Self-supervised skeleton action recognition pipeline (one command per DVC stage)."""
 
 
-ParamsOption = Annotated[Path, typer.Option("--params", help="params file to read")]
+ParamsOption = Annotated[Path, typer.Option("--params", help="params file to read", readable=False)]
 
 
 def _path(what: str, dvc: str) -> typer.models.ArgumentInfo:
     """A positional path, its help naming the path dvc.yaml passes (the example to copy)."""
-    return typer.Argument(help=f"{what} (dvc.yaml: {dvc})", show_default=False)
+    return typer.Argument(help=f"{what} (dvc.yaml: {dvc})", show_default=False, readable=False)
 
 
 ProcessedDir = Annotated[Path, _path("preprocessed dataset folder", "artifacts/processed")]
@@ -174,7 +175,7 @@ def _protocol_command(name: str, module: str, function: str) -> Callable[..., No
         model_folder, model_file = MODEL_DIR[name]
         command.__annotations__["model_dir"] = Annotated[Path | None, typer.Argument(
             help=f"folder for {model_file}, the trained model for predict/export; omitted: not saved "
-                 f"(dvc.yaml: {model_folder})", show_default=False)]
+                 f"(dvc.yaml: {model_folder})", show_default=False, readable=False)]
     # set as an object: a string annotation could not see `folder` (from __future__ annotations)
     command.__annotations__["out_dir"] = Annotated[Path, _path("output folder", folder)]
     return command
@@ -201,7 +202,8 @@ def transfer(
 @app.command()
 def report(
     origin: Annotated[str, typer.Option("--from", help="workspace | exps (dvc exp show) | both")] = "both",
-    out: Annotated[Path, typer.Option("--out", help="folder for report.md and report.png")] = Path("docs/report"),
+    out: Annotated[Path, typer.Option("--out", help="folder for report.md and report.png",
+                                      readable=False)] = Path("docs/report"),
     latest_per_method: Annotated[bool, typer.Option("--latest-per-method",
                                                     help="keep the newest group of seeds per method and dataset")] = False,
     all_commits: Annotated[bool, typer.Option("--all-commits",
@@ -232,7 +234,8 @@ def report(
 @app.command("export-pyskl", epilog="Example: skelssl export-pyskl artifacts/ingested ntu60.pkl")
 def export_pyskl(
     ingested_dir: Annotated[Path, _path("ingest output folder", "artifacts/ingested")],
-    out: Annotated[Path, typer.Argument(help="pickle file to write, e.g. ntu60_xsub.pkl", show_default=False)],
+    out: Annotated[Path, typer.Argument(help="pickle file to write, e.g. ntu60_xsub.pkl", show_default=False,
+                                        readable=False)],
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace OUT if it exists")] = False,
 ) -> None:
     """Write an ingest artifact (index.parquet + joints.npy + meta.json) as a pyskl annotation pickle."""
@@ -262,7 +265,7 @@ ModelFile = Annotated[Path, _path("fine-tuned or probed model file",
 def predict(
     model: ModelFile,
     input_path: Annotated[Path, typer.Argument(
-        metavar="INPUT", show_default=False,
+        metavar="INPUT", show_default=False, readable=False,
         help="sequences to classify: a folder in the format of --source (NTU .skeleton files, ...), "
              "or for the generic source a folder of <name>.npy arrays (labels.csv optional) or one "
              ".npy file")],
@@ -270,7 +273,8 @@ def predict(
                                                "(default: the one the model was trained on)")] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="classes to list per sequence")] = 5,
     fmt: Annotated[str, typer.Option("--format", help="json | csv")] = "json",
-    out: Annotated[Path | None, typer.Option("--out", help="file to write (default: standard output)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="file to write (default: standard output)",
+                                             readable=False)] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace --out if it exists")] = False,
 ) -> None:
     """Classify skeleton sequences with a trained model: top-k classes with their scores.
@@ -303,7 +307,7 @@ def predict(
 def export(
     model: ModelFile,
     out: Annotated[Path, typer.Argument(help="TorchScript file to write, e.g. classifier.ts "
-                                             "(load: torch.jit.load)", show_default=False)],
+                                             "(load: torch.jit.load)", show_default=False, readable=False)],
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace OUT if it exists")] = False,
 ) -> None:
     """Write a trained model as self-contained TorchScript (class names, layout and preprocessing
@@ -336,7 +340,8 @@ def _check_new_file(out: Path, overwrite: bool, inputs: list[Path]) -> None:
 
 @params_app.command("check")
 def params_check(
-    file: Annotated[Path, typer.Argument(help="params file to validate (dvc.yaml: params.yaml)")] = Path("params.yaml"),
+    file: Annotated[Path, typer.Argument(help="params file to validate (dvc.yaml: params.yaml)",
+                                         readable=False)] = Path("params.yaml"),
 ) -> None:
     """Validate a params file: one line per problem, naming the dotted key; exit 1 if any."""
     try:

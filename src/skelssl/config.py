@@ -506,8 +506,8 @@ class SemiParams(Strict):
 
 
 class RobustnessParams(Strict):
-    drop: list[Annotated[StrictInt, Field(ge=0)]]  # numbers k of joints removed (zeroed) at test time
-    modes: list[Literal["random", "centrality"]]  # uniform, or weighted by node degree
+    drop: Annotated[list[Annotated[StrictInt, Field(ge=0)]], Field(min_length=1)]  # numbers k of joints zeroed at test
+    modes: Annotated[list[Literal["random", "centrality"]], Field(min_length=1)]  # uniform, or weighted by node degree
     repeats: PositiveInt  # random draws per (mode, k), averaged
 
 

@@ -53,7 +53,8 @@ from pathlib import Path
 from typing import Any
 
 from skelssl.console import log
-from skelssl.outputs import OutputError, atomic_file, marker_stage, remove_stale_temporaries, write_marker
+from skelssl.outputs import (OutputError, atomic_file, kept_on_failure, marker_stage, remove_stale_temporaries,
+                             write_marker)
 
 LIVE = "live"  # the live log's folder inside a stage's results folder
 
@@ -92,9 +93,10 @@ def _plain(value: Any) -> Any:
 
 def _write_json(path: Path, data: Any) -> None:
     """JSON as dvclive writes it (indent 4), atomically: DVC and VS Code read the file while the
-    stage rewrites it, and must never see half of it."""
+    stage rewrites it, and must never see half of it. Kept when the stage fails: the log of a
+    failed run is what its user reads next, and a resumed run continues it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_file(path) as tmp:
+    with kept_on_failure(), atomic_file(path) as tmp:
         tmp.write_text(json.dumps(data, indent=4) + "\n", encoding="utf-8")
 
 

@@ -13,6 +13,10 @@ Rules (every stage and command goes through them):
   (`atomic_dir`); a file is written to a temporary sibling and renamed (`atomic_file`). A failing
   or interrupted stage (SIGINT, SIGTERM: see `skelssl.runner`) removes its temporary and leaves
   the earlier output in place.
+- **All or nothing**: a command (every stage and CLI command runs inside `all_or_nothing`, see
+  `skelssl.runner.guarded`) that fails after writing some of its outputs puts every earlier
+  version back, removes the new files and the folders it created, and takes back the markers it
+  added to existing folders: each output is left as it was before the command.
 - **Leftovers**: temporaries are named `.<name>.tmp-<host>-<pid>-<token>`; a stage removes the
   ones of its output whose process on this host is gone (after `kill -9`), and never others.
 - **Permissions**: folders are created with mode 0777 and files with 0666, less the umask, like
@@ -23,12 +27,13 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import re
 import secrets
 import shutil
 import socket
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -81,7 +86,16 @@ def marker_stage(folder: Path) -> str | None:
 
 
 def write_marker(folder: Path, stage: str) -> None:
-    _write_new(folder / MARKER, (json.dumps({"stage": stage, "by": "skelssl"}) + "\n").encode())
+    """Create `folder`'s marker; a failed write (a full disk) leaves no partial marker behind and
+    names the marker's path."""
+    path = folder / MARKER
+    try:
+        _write_new(path, (json.dumps({"stage": stage, "by": "skelssl"}) + "\n").encode())
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        path.unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
 
 
 def _is_empty_dir(path: Path) -> bool:
@@ -137,11 +151,14 @@ def claim_output_dir(folder: Path, stage: str, files: Iterable[str], inputs: Ite
                               "(no .skelssl-output marker); refusing to overwrite it (remove it "
                               "yourself or choose another folder)")
     if owner != stage and os.path.lexists(folder / MARKER):
-        raise OutputError(f"{folder / MARKER}: belongs to `skelssl {owner}`; refusing to replace it")
+        whose = f"belongs to `skelssl {owner}`" if owner else "is not a readable skelssl marker"
+        raise OutputError(f"{folder / MARKER}: {whose}; refusing to replace it")
     if folder.is_dir():
         remove_stale_temporaries(folder, files)
         if owner != stage:
+            before = set(os.listdir(folder))
             write_marker(folder, stage)
+            _on_failure(lambda: _take_back_marker(folder, before))
     else:  # created, with its marker, by the first atomic_file into it: a stage that fails
         _PENDING[_absolute(folder)] = stage  # before writing anything leaves no empty folder
     return folder
@@ -159,7 +176,16 @@ def _create_parent(final: Path) -> list[Path]:
     stage = _PENDING.pop(_absolute(parent), None)
     created = _mkdirs(parent)
     if stage is not None:
-        write_marker(parent, stage)
+        try:
+            write_marker(parent, stage)
+        except OSError:
+            _remove_created(created)
+            raise
+        def uncreate() -> None:  # the folder holds only its marker: the command wrote nothing else
+            if _take_back_marker(parent, set()):
+                _remove_created(created)
+
+        _on_failure(uncreate)
         return []
     return created
 
@@ -248,6 +274,161 @@ def _write_new(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
+# ---------------------------------------------------------------------------- all or nothing
+
+
+class _Journal:
+    """What a command changed: how to undo each change (on failure) and what to delete once it
+    succeeded (the earlier versions kept until then)."""
+
+    def __init__(self) -> None:
+        self.undo: list[Callable[[], object]] = []
+        self.finish: list[Callable[[], object]] = []
+
+
+_JOURNAL: _Journal | None = None
+
+
+def _on_failure(undo: Callable[[], object]) -> None:
+    if _JOURNAL is not None:
+        _JOURNAL.undo.append(undo)
+
+
+@contextmanager
+def all_or_nothing() -> Iterator[None]:
+    """Run a command's block so that it changes its outputs completely or not at all.
+
+    Inside the block, a file or folder that `atomic_file` / `atomic_dir` replaces keeps its earlier
+    version (a hard link, or the renamed folder) until the block ends. On success the earlier
+    versions are deleted. On any exception (errors, SIGINT/SIGTERM turned into exceptions) the
+    changes are undone, the last first: new files and folders removed, earlier versions put back,
+    a marker added to an existing folder removed again when nothing else of the block is left in
+    it, folders the block created removed when empty; then the exception goes on. Nested blocks
+    belong to the outermost. A `kill -9` cannot be undone: the outputs written so far stay, and
+    the earlier versions become temporaries that the next run removes.
+    """
+    global _JOURNAL
+    if _JOURNAL is not None:
+        yield
+        return
+    journal = _JOURNAL = _Journal()
+    try:
+        yield
+    except BaseException:
+        _JOURNAL = None
+        for undo in reversed(journal.undo):
+            try:
+                undo()
+            except OSError:  # best effort: the error being reported matters more
+                pass
+        raise
+    finally:
+        _JOURNAL = None
+        _PENDING.clear()  # folders claimed but never written: nothing to create any more
+    for finish in journal.finish:
+        try:
+            finish()
+        except OSError:
+            pass
+
+
+@contextmanager
+def kept_on_failure() -> Iterator[None]:
+    """Writes in this block stay even when the command fails: what exists to survive a failure
+    (the resumable checkpoint, the live log of the failed run)."""
+    global _JOURNAL
+    saved, _JOURNAL = _JOURNAL, None
+    try:
+        yield
+    finally:
+        _JOURNAL = saved
+
+
+def _take_back_marker(folder: Path, before: set[str]) -> bool:
+    """Remove the marker added to `folder` when it holds nothing else that was not there before
+    (`before`: its entries then); True when the marker went."""
+    try:
+        if set(os.listdir(folder)) - {MARKER} <= before:
+            (folder / MARKER).unlink(missing_ok=True)
+            return True
+    except OSError:
+        pass
+    return False
+
+
+def _replace_file(tmp: Path, final: Path, created: list[Path]) -> None:
+    """Rename `tmp` to `final`; inside `all_or_nothing`, keep the earlier `final` until the end."""
+    journal = _JOURNAL
+    if journal is None:
+        os.replace(tmp, final)
+        return
+    if not os.path.lexists(final):
+        os.rename(tmp, final)
+
+        def remove_new() -> None:
+            final.unlink(missing_ok=True)
+            _remove_created(created)
+
+        journal.undo.append(remove_new)
+        return
+    old = _temp_name(final, "old")
+    try:
+        os.link(final, old)  # the earlier version stays reachable while `final` is replaced atomically
+        linked = True
+    except OSError:  # no hard links here: a rename leaves `final` missing for an instant
+        os.rename(final, old)
+        linked = False
+    try:
+        os.replace(tmp, final)
+    except OSError:
+        if linked:
+            old.unlink(missing_ok=True)
+        else:
+            os.rename(old, final)
+        raise
+    journal.undo.append(lambda: os.replace(old, final))
+    journal.finish.append(lambda: old.unlink(missing_ok=True))
+
+
+def _remove_earlier(old: Path, final: Path) -> None:
+    """Delete the earlier version of folder `final` (renamed to `old`); when that fails (a folder
+    inside it the user made read-only), say where it was left rather than leave it silently."""
+    shutil.rmtree(old, ignore_errors=True)
+    if os.path.lexists(old):
+        logging.getLogger("skelssl").warning(
+            "%s: the earlier version of %s could not be removed completely; remove it yourself", old, final)
+
+
+def _swap_dir(tmp: Path, final: Path, created: list[Path]) -> None:
+    """Put folder `tmp` at `final`; the earlier `final` is deleted now, or inside `all_or_nothing`
+    when the block succeeds (put back when it fails)."""
+    journal = _JOURNAL
+    if not os.path.lexists(final):
+        os.rename(tmp, final)
+
+        def remove_new() -> None:
+            shutil.rmtree(final)
+            _remove_created(created)
+
+        _on_failure(remove_new)
+        return
+    old = _temp_name(final, "old")
+    os.rename(final, old)
+    os.rename(tmp, final)
+    if journal is None:
+        _remove_earlier(old, final)
+        return
+
+    def put_back() -> None:
+        failed = _temp_name(final, "tmp")
+        os.rename(final, failed)
+        os.rename(old, final)
+        shutil.rmtree(failed, ignore_errors=True)
+
+    journal.undo.append(put_back)
+    journal.finish.append(lambda: _remove_earlier(old, final))
+
+
 # ---------------------------------------------------------------------------- atomic writes
 
 
@@ -270,13 +451,7 @@ def atomic_dir(final: Path, stage: str, inputs: Iterable[Path] = ()) -> Iterator
         write_marker(tmp, stage)
         yield tmp
         check_replaceable_dir(final, stage)
-        if os.path.lexists(final):
-            old = _temp_name(final, "old")
-            os.rename(final, old)
-            os.rename(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, final)
+        _swap_dir(tmp, final, created)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         _remove_created(created)
@@ -308,7 +483,7 @@ def atomic_file(final: Path) -> Iterator[Path]:
         raise _naming(exc, tmp, final) from None
     try:
         yield tmp
-        os.replace(tmp, final)
+        _replace_file(tmp, final, created)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         _remove_created(created)

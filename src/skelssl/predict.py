@@ -29,10 +29,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from pydantic import ValidationError
 
 from skelssl.config import IngestParams
 from skelssl.errors import SkelsslError
-from skelssl.evaluation.model_file import load_classifier
+from skelssl.evaluation.model_file import load_classifier, options_error
 
 FORMATS = ("json", "csv")
 # reading options a model file may lack (sources it was not trained on): those of params.yaml's defaults
@@ -51,21 +52,42 @@ class Sequence:
     joints: np.ndarray  # (F, M, V, C) float32, non-zero frames
 
 
-def ingest_params(payload: dict[str, Any], source: str, input_path: Path) -> IngestParams:
-    """The ingest options to read `input_path` with `source` as the model's training data was read."""
-    data = payload.get("data") or {}
+def ingest_params(payload: dict[str, Any], source: str, input_path: Path, model_path: Path) -> IngestParams:
+    """The ingest options to read `input_path` with `source` (a known one) as the model's training
+    data was read; SkelsslError naming the model file and the key when its stored options are invalid."""
+    data = payload["data"]
     reading = data.get("ingest")
     if reading is None or data.get("preprocess") is None:
-        raise SkelsslError("the model file does not record how its training data was read and "
-                           "preprocessed (its processed dataset predates this version): run the "
+        raise SkelsslError(f"{model_path}: the model file does not record how its training data was read "
+                           "and preprocessed (its processed dataset predates this version): run the "
                            "ingest and preprocess stages again, then the stage that wrote the model")
     layout = payload["layout"] if source in ("generic", "pyskl") else "auto"
     values = {**DEFAULT_READING, **reading, "source": source, "input": str(input_path), "layout": layout,
               "labels": "default", "on_error": "fail", "workers": 1, "ntu_missing": "keep"}
     try:
         return IngestParams.model_validate(values)
-    except ValueError as exc:
-        raise SkelsslError(f"the model file's reading options are invalid ({exc})") from None
+    except ValidationError as exc:
+        raise SkelsslError(f"{model_path}: {options_error('data.ingest', exc)}") from None
+
+
+def require_source(name: str, where: str) -> None:
+    """SkelsslError `<where>: unknown source ...` (listing the known ones) unless `name` is an
+    ingest source (skelssl.data.sources.SOURCES)."""
+    from skelssl.data.sources import SOURCES
+
+    if name not in SOURCES:
+        raise SkelsslError(f"{where}: unknown source {name!r} (known: {', '.join(sorted(SOURCES))})")
+
+
+def input_source(payload: dict[str, Any], source: str | None, model_path: Path) -> str:
+    """The source to read the input with: `--source`, else the model's training source (generic
+    when it records none); SkelsslError naming `--source` or the model file when it is unknown."""
+    if source is not None:
+        require_source(source, "--source")
+        return source
+    name = payload["data"].get("source") or "generic"
+    require_source(name, f"{model_path}: invalid model file: data.source")
+    return name
 
 
 def _label_text(clip: Any) -> str:
@@ -96,8 +118,7 @@ def read_sequences(source_name: str, input_path: Path, cfg: IngestParams) -> tup
     """(the clips of `input_path` read by the source, the layout it gives)."""
     from skelssl.data.sources import SOURCES
 
-    if source_name not in SOURCES:
-        raise SkelsslError(f"--source: unknown source {source_name!r} (known: {', '.join(sorted(SOURCES))})")
+    require_source(source_name, "--source")
     source = SOURCES[source_name]()
     items = _unlabelled_generic(input_path, cfg) if source_name == "generic" else None
     labelled = items is None
@@ -122,15 +143,13 @@ def read_sequences(source_name: str, input_path: Path, cfg: IngestParams) -> tup
 
 def preprocess_sequences(sequences: list[Sequence], payload: dict[str, Any]) -> torch.Tensor:
     """(N, M, T, V, C): the training run's preprocessing (skelssl.pipeline.preprocess) of the clips,
-    persons zero-padded to the model's M."""
+    persons zero-padded to the model's M (`payload` as read_classifier checks it: data.preprocess
+    valid and consistent with the model's frames)."""
     from skelssl.kernels import preprocess_batch
     from skelssl.pipeline.preprocess import view_alignment
     from skelssl.skeleton import LAYOUTS
 
-    prep, persons, layout = payload["data"]["preprocess"], int(payload["persons"]), LAYOUTS[payload["layout"]]
-    if prep["frames"] != payload["frames"]:
-        raise SkelsslError(f"the model file is inconsistent: preprocess.frames {prep['frames']} but the "
-                           f"model takes {payload['frames']} frames")
+    prep, persons, layout = payload["data"]["preprocess"], payload["persons"], LAYOUTS[payload["layout"]]
     clips = []
     for seq in sequences:
         present = seq.joints.shape[1]
@@ -161,11 +180,11 @@ def predict(model_path: Path, input_path: Path, source: str | None = None, top_k
     if top_k < 1:
         raise SkelsslError(f"--top-k: must be at least 1, got {top_k}")
     model, payload = load_classifier(model_path)
-    source_name = source or (payload.get("data") or {}).get("source") or "generic"
-    cfg = ingest_params(payload, source_name, input_path)
-    sequences, layout = read_sequences(source_name, input_path, cfg)
+    name = input_source(payload, source, model_path)
+    cfg = ingest_params(payload, name, input_path, model_path)
+    sequences, layout = read_sequences(name, input_path, cfg)
     if layout != payload["layout"]:
-        raise SkelsslError(f"{input_path}: the {source_name} source gives layout {layout}, the model takes "
+        raise SkelsslError(f"{input_path}: the {name} source gives layout {layout}, the model takes "
                            f"{payload['layout']}")
     scores = classify(model, preprocess_sequences(sequences, payload), batch_size)
     names = payload["classes"]

@@ -24,7 +24,7 @@ from rich.text import Text
 from skelssl.config import Params, load_params
 from skelssl.console import console, setup_logging
 from skelssl.errors import SkelsslError
-from skelssl.outputs import os_error_message
+from skelssl.outputs import all_or_nothing, os_error_message
 
 
 class Interrupted(BaseException):
@@ -64,9 +64,10 @@ def interruptible() -> Iterator[None]:
 
 
 def guarded(action: Callable[[], None]) -> None:
-    """Run `action`; user-caused failures become one `error:` line and exit 1 (see module doc)."""
+    """Run `action`, all or nothing (`skelssl.outputs.all_or_nothing`: a failure leaves every output
+    as it was); user-caused failures become one `error:` line and exit 1 (see module doc)."""
     try:
-        with interruptible():
+        with interruptible(), all_or_nothing():
             action()
     except SkelsslError as exc:
         fail(str(exc))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,7 @@ from skelssl.distributed import barrier, current, mean_across
 from skelssl.errors import SkelsslError
 from skelssl.io import atomic_file
 from skelssl.live import LiveLog
-from skelssl.outputs import remove_stale_temporaries
+from skelssl.outputs import MARKER, kept_on_failure, marker_stage, remove_stale_temporaries, write_marker
 from skelssl.methods.base import Batch, Method
 from skelssl.repro import derive_seed, torch_generator
 
@@ -115,7 +116,7 @@ def _save_state(folder: Path, method: Method, optimizer: torch.optim.Optimizer, 
                 history: History, fingerprint: str) -> None:
     state = {"fingerprint": fingerprint, "epochs_done": epochs_done, "model": method.state_dict(),
              "optimizer": optimizer.state_dict(), "history": history.rows}
-    with atomic_file(folder / STATE_FILE) as tmp:
+    with kept_on_failure(), atomic_file(folder / STATE_FILE) as tmp:  # it exists to survive a failure
         torch.save(state, tmp)
 
 
@@ -173,14 +174,33 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+STATE_DIR_MARK = "pretrain-state"  # the marker of a checkpoint folder that pretraining created
+
+
+def _make_state_dir(folder: Path) -> None:
+    """Create the checkpoint folder, marked as created by skelssl; a folder that exists already
+    (the user's, or an earlier run's) is used as it is."""
+    try:
+        folder.mkdir(parents=True)
+    except FileExistsError:
+        return
+    try:
+        write_marker(folder, STATE_DIR_MARK)
+    except FileExistsError:  # another process of a distributed run marked it first
+        pass
+
+
 def clear_state(folder: Path) -> None:
     """Delete the resumable checkpoint once the run's outputs are written, and the folder when
-    that leaves it empty (anything else in it stays): it exists only to resume an interrupted run,
-    and a finished one kept around would let a later run with changed code "resume" at its end."""
+    pretraining created it and nothing else is in it (a folder the user gave stays, empty or not):
+    the checkpoint exists only to resume an interrupted run, and a finished one kept around would
+    let a later run with changed code "resume" at its end."""
     (folder / STATE_FILE).unlink(missing_ok=True)
     remove_stale_temporaries(folder, [STATE_FILE])
     try:
-        folder.rmdir()  # only when empty
+        if marker_stage(folder) == STATE_DIR_MARK and os.listdir(folder) == [MARKER]:
+            (folder / MARKER).unlink()
+            folder.rmdir()
     except OSError:
         pass
 
@@ -225,7 +245,7 @@ def pretrain(method: Method, x: torch.Tensor, motion: torch.Tensor, cfg: OptimPa
     optimizer = make_optimizer(method, cfg)
     start_epoch, history = 0, History()
     if state_dir is not None:
-        state_dir.mkdir(parents=True, exist_ok=True)
+        _make_state_dir(state_dir)
         start_epoch, history = _load_state(state_dir, method, optimizer, fingerprint)
     if live is not None:
         live.log_params({"steps_per_epoch": steps_per_epoch, "total_steps": total,

@@ -228,35 +228,44 @@ def pyskl_benchmarks(path: Path, lists: dict[str, list[str]]) -> dict[str, tuple
     return out
 
 
-def export_pyskl(ingested_dir: Path, out: Path) -> int:
-    """Write the ingest artifact in `ingested_dir` as a pyskl pickle `out`; returns the clip count."""
-    import polars as pl
+def _check_clip_rows(ingested_dir: Path, index: Any, joints: Any) -> None:
+    """SkelsslError unless the index rows (offset, frames) are the consecutive clips of the (F, M, V, C)
+    joints.npy the ingest stage writes (the check `skelssl preprocess` makes, per row)."""
+    starts = np.concatenate([[0], np.cumsum(index["frames"].to_numpy(), dtype=np.int64)])
+    if (len(joints.shape) != 4 or not np.array_equal(index["offset"].to_numpy(), starts[:-1])
+            or starts[-1] != len(joints)):
+        raise SkelsslError(f"{ingested_dir}: index offsets do not match joints.npy {joints.shape}")
 
+
+def export_pyskl(ingested_dir: Path, out: Path) -> int:
+    """Write the ingest artifact in `ingested_dir` as a pyskl pickle `out`; returns the clip count.
+    The artifact is read as `skelssl preprocess` reads it: a corrupt or inconsistent index.parquet,
+    joints.npy or meta.json is a one-line SkelsslError naming the file (or the folder)."""
     from skelssl.io import atomic_file
-    from skelssl.pipeline.dataset import INDEX, JOINTS, read_meta, require
+    from skelssl.pipeline.dataset import INDEX, JOINTS, read_index, read_meta, require
+    from skelssl.pipeline.npystream import NpyReader
 
     ingested_dir, out = Path(ingested_dir), Path(out)
     read_meta(ingested_dir)  # fails unless this is a stage artifact
-    index = pl.read_parquet(require(ingested_dir / INDEX, "ingest index").read_bytes())  # polars globs/expands ~ in paths
-    joints = np.load(require(ingested_dir / JOINTS, "ingest joints"), mmap_mode="r")
-    needed = {"name", "label", "frames", "offset"}
-    if not needed <= set(index.columns):
-        raise SkelsslError(f"{ingested_dir / INDEX}: not an ingest index (columns {sorted(needed)} required)")
+    needed = ("name", "label", "frames", "offset")
+    index = read_index(ingested_dir / INDEX, "ingested index", needed)
     splits = [c.removesuffix("_train") for c in index.columns if c.endswith("_train")]
     extra = [c for c in index.columns if c not in needed and not c.endswith("_train")
              and c not in PYSKL_RESERVED]
     annotations, lists = [], collections.defaultdict(list)
-    for row in index.iter_rows(named=True):
-        clip = np.asarray(joints[row["offset"]: row["offset"] + row["frames"]], dtype=np.float32)
-        ann: dict[str, Any] = {
-            "frame_dir": row["name"], "label": int(row["label"]),
-            "keypoint": np.ascontiguousarray(clip.transpose(1, 0, 2, 3)),  # (M, T, V, C)
-            "total_frames": int(row["frames"]),
-        }  # fmt: skip
-        ann.update({c: row[c] for c in extra if row[c] is not None})
-        annotations.append(ann)
-        for s in splits:
-            lists[f"{s}_train" if row[f"{s}_train"] else f"{s}_val"].append(row["name"])
+    with NpyReader(require(ingested_dir / JOINTS, "ingested joints")) as joints:
+        _check_clip_rows(ingested_dir, index, joints)
+        for row in index.iter_rows(named=True):
+            clip = np.asarray(joints.read(row["offset"], row["offset"] + row["frames"]), dtype=np.float32)
+            ann: dict[str, Any] = {
+                "frame_dir": row["name"], "label": int(row["label"]),
+                "keypoint": np.ascontiguousarray(clip.transpose(1, 0, 2, 3)),  # (M, T, V, C)
+                "total_frames": int(row["frames"]),
+            }  # fmt: skip
+            ann.update({c: row[c] for c in extra if row[c] is not None})
+            annotations.append(ann)
+            for s in splits:
+                lists[f"{s}_train" if row[f"{s}_train"] else f"{s}_val"].append(row["name"])
     split = {name: lists[name] for s in splits for name in (f"{s}_train", f"{s}_val")}
     with atomic_file(out) as tmp:
         with tmp.open("wb") as handle:

@@ -23,6 +23,11 @@ training data was made with, read from the processed dataset's meta.json (writte
 preprocess stages), so a prediction sees exactly the training preprocessing whatever params.yaml
 holds now. They are None for a processed folder written by an older version (predict refuses).
 
+`read_classifier` checks every entry that predict and export use (`check_payload`: presence, type,
+a known layout and head, one class name per output, layout / persons / frames as the encoder and head
+were built, JSON-able values) and `build_model` the backbone config: a malformed file is a one-line
+SkelsslError naming the file and the key.
+
 Class names come from the processed index: `class_name` (generic source with text labels), else
 `original_label` (a renumbered sparse label set), else NTU-style `A001`... for the ntu and pku_mmd
 sources, else the class index.
@@ -30,21 +35,26 @@ sources, else the class index.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import ValidationError
 from torch import nn
 
 from skelssl.backbones import backbone_from_spec
+from skelssl.config import PreprocessParams, validation_messages
 from skelssl.errors import SkelsslError
-from skelssl.evaluation.heads import build_classifier
+from skelssl.evaluation.heads import HEADS, build_classifier
 from skelssl.evaluation.linear import linear_head
 from skelssl.io import atomic_file, load_torch_file
+from skelssl.skeleton import LAYOUTS
 
 FORMAT = 1
 KIND = "skelssl-classifier"
 PROTOCOLS = ("finetune", "linear_probe")
+PROBE_HEADS = ("bn_linear", "linear")  # skelssl.evaluation.linear.linear_head
 NTU_NAMED = frozenset({"ntu", "pku_mmd"})  # sources whose labels are NTU-style action ids
 
 
@@ -99,7 +109,8 @@ def save_classifier(path: Path, model: nn.Module, protocol: str, backbone: dict[
 
 
 def read_classifier(path: Path) -> dict[str, Any]:
-    """A model file's payload (never unpickles objects); SkelsslError naming the file otherwise."""
+    """A model file's payload (never unpickles objects), checked by `check_payload`; SkelsslError
+    naming the file otherwise."""
     payload = load_torch_file(path, "model file")
     if payload.get("kind") != KIND:
         hint = (" (an encoder checkpoint: classifiers are artifacts/finetune/classifier.pt and "
@@ -108,7 +119,159 @@ def read_classifier(path: Path) -> dict[str, Any]:
     if payload.get("format") != FORMAT or payload.get("protocol") not in PROTOCOLS:
         raise SkelsslError(f"{path}: unsupported classifier format {payload.get('format')!r} "
                            f"(this skelssl reads format {FORMAT})")
+    check_payload(path, payload)
     return payload
+
+
+# ---------------------------------------------------------------------------- payload checks
+
+
+def _invalid(path: Path, key: str, reason: str) -> SkelsslError:
+    return SkelsslError(f"{path}: invalid model file: {key}: {reason}")
+
+
+def options_error(prefix: str, exc: ValidationError, tag: str | None = None) -> str:
+    """Stored options (at the dotted key `prefix` of a model file) failing validation, as one line:
+    `invalid model file: <prefix>.<key>: <message>` (the first error, no pydantic banner or URL);
+    `tag` is the tagged union's tag that pydantic puts first in the key (a backbone config's name)."""
+    messages = validation_messages(exc)
+    key, _, message = " ".join(messages[0].split()).partition(": ")
+    parts = [] if key == "(root)" else key.split(".")
+    if tag is not None and parts[:1] == [tag]:
+        parts = parts[1:]
+    more = f" (and {len(messages) - 1} more)" if len(messages) > 1 else ""
+    return f"invalid model file: {'.'.join([prefix, *parts])}: {message}{more}"
+
+
+def _entry(path: Path, mapping: dict[str, Any], key: str, expected: type | tuple[type, ...],
+           prefix: str = "", optional: bool = False) -> Any:
+    """mapping[key], of type `expected`; None when `optional` and the key is absent or None."""
+    value = mapping.get(key)
+    if value is None and optional:
+        return None
+    if key not in mapping:
+        raise _invalid(path, prefix + key, "missing")
+    if not isinstance(value, expected) or (isinstance(value, bool) and expected is int):
+        names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
+        raise _invalid(path, prefix + key, f"expected {names}, got {type(value).__name__}")
+    return value
+
+
+def _count(path: Path, mapping: dict[str, Any], key: str, prefix: str = "",
+           optional: bool = False) -> int | None:
+    """mapping[key], a positive int (None when `optional` and absent)."""
+    value = _entry(path, mapping, key, int, prefix, optional)
+    if value is not None and value < 1:
+        raise _invalid(path, prefix + key, f"expected a positive integer, got {value}")
+    return value
+
+
+def _layout(path: Path, mapping: dict[str, Any], prefix: str = "") -> str:
+    """mapping["layout"], a skelssl.skeleton.LAYOUTS key."""
+    name = _entry(path, mapping, "layout", str, prefix)
+    if name not in LAYOUTS:
+        raise _invalid(path, prefix + "layout",
+                       f"unknown skeleton layout {name!r} (known: {', '.join(sorted(LAYOUTS))})")
+    return name
+
+
+def _check_state_dict(path: Path, payload: dict[str, Any]) -> None:
+    """The weights: a dict of named tensors (their shapes are checked when `build_model` loads them)."""
+    weights = _entry(path, payload, "state_dict", dict)
+    for name, value in weights.items():
+        if not isinstance(name, str) or not isinstance(value, torch.Tensor):
+            raise _invalid(path, "state_dict", f"entry {name!r} is not a named tensor")
+
+
+def _check_backbone(path: Path, payload: dict[str, Any]) -> None:
+    """The encoder spec's shape (its config is validated when the model is built: `build_model`)."""
+    spec = _entry(path, payload, "backbone", dict)
+    _entry(path, spec, "config", dict, "backbone.")
+    _layout(path, spec, "backbone.")
+    _count(path, spec, "frames", "backbone.")
+    _count(path, spec, "channels", "backbone.", optional=True)
+
+
+def _check_head(path: Path, payload: dict[str, Any]) -> None:
+    """The head's kind and size, and one class name per output."""
+    head = _entry(path, payload, "head", dict)
+    kind = _entry(path, head, "kind", str, "head.")
+    known = sorted(HEADS) if payload["protocol"] == "finetune" else PROBE_HEADS
+    if kind not in known:
+        raise _invalid(path, "head.kind",
+                       f"unknown {payload['protocol']} head {kind!r} (known: {', '.join(known)})")
+    outputs = _count(path, head, "classes", "head.")
+    _count(path, head, "persons", "head.")
+    names = _entry(path, payload, "classes", list)
+    if not all(isinstance(name, str) for name in names):
+        raise _invalid(path, "classes", "expected a list of class name strings")
+    if len(names) != outputs:
+        raise _invalid(path, "classes",
+                       f"{len(names)} class names but the model has {outputs} outputs (head.classes)")
+
+
+def _check_input_shape(path: Path, payload: dict[str, Any]) -> None:
+    """layout, persons and frames: the model's input, as its encoder and head were built (after
+    `_check_backbone` and `_check_head`)."""
+    for key, value, built_by in (("layout", _layout(path, payload), "backbone.layout"),
+                                 ("persons", _count(path, payload, "persons"), "head.persons"),
+                                 ("frames", _count(path, payload, "frames"), "backbone.frames")):
+        parent, child = built_by.split(".")
+        if value != payload[parent][child]:
+            raise _invalid(path, key, f"{value!r} but {built_by} is {payload[parent][child]!r}")
+
+
+def _check_data(path: Path, payload: dict[str, Any]) -> None:
+    """The training data's source, reading options (validated by `skelssl predict` against its
+    source) and preprocessing (a PreprocessParams; `scale` defaults to "none" for older files)."""
+    data = _entry(path, payload, "data", dict)
+    _entry(path, data, "source", str, "data.", optional=True)
+    _entry(path, data, "ingest", dict, "data.", optional=True)
+    prep = _entry(path, data, "preprocess", dict, "data.", optional=True)
+    if prep is None:
+        return
+    try:
+        PreprocessParams.model_validate({"scale": "none", **prep})
+    except ValidationError as exc:
+        raise SkelsslError(f"{path}: {options_error('data.preprocess', exc)}") from None
+    if prep["frames"] != payload["frames"]:
+        raise SkelsslError(f"{path}: the model file is inconsistent: data.preprocess.frames {prep['frames']} "
+                           f"but the model takes {payload['frames']} frames")
+
+
+def _check_json(path: Path, payload: dict[str, Any]) -> None:
+    """label_mapping and meta (optional dicts) and every value besides the weights are JSON-able
+    (`skelssl export` stores them as JSON)."""
+    _entry(path, payload, "label_mapping", dict, optional=True)
+    _entry(path, payload, "meta", dict, optional=True)
+    for key, value in payload.items():
+        if key == "state_dict":
+            continue
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise _invalid(path, str(key), f"not JSON-able ({exc})") from None
+
+
+def check_payload(path: Path, payload: dict[str, Any]) -> None:
+    """Every entry predict and export use (module docstring) is present, of its type, and consistent
+    with the others; SkelsslError `<path>: invalid model file: <key>: <reason>` otherwise."""
+    _check_state_dict(path, payload)
+    _check_backbone(path, payload)
+    _check_head(path, payload)
+    _check_input_shape(path, payload)
+    _check_data(path, payload)
+    _check_json(path, payload)
+
+
+def _encoder(spec: dict[str, Any]) -> nn.Module:
+    """The spec's backbone; a one-line SkelsslError naming the bad key when the spec is invalid."""
+    try:
+        return backbone_from_spec(spec)
+    except ValidationError as exc:
+        raise SkelsslError(options_error("backbone.config", exc, spec["config"].get("name"))) from None
+    except ValueError as exc:
+        raise SkelsslError(f"invalid model file: backbone: {str(exc).strip().splitlines()[0]}") from None
 
 
 def build_model(payload: dict[str, Any]) -> nn.Module:
@@ -116,7 +279,7 @@ def build_model(payload: dict[str, Any]) -> nn.Module:
     spec, head = payload["backbone"], payload["head"]
     with torch.random.fork_rng():  # the random init is overwritten by the state dict
         torch.manual_seed(0)
-        encoder = backbone_from_spec(spec)
+        encoder = _encoder(spec)
         if payload["protocol"] == "finetune":
             model: nn.Module = build_classifier(head["kind"], encoder, head["classes"], 0.0, head["persons"])
         else:

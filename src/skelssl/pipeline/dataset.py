@@ -149,3 +149,32 @@ def read_layout(folder: Path) -> Layout:
     if not isinstance(name, str) or name not in LAYOUTS:
         raise SkelsslError(f"{folder / META}: unknown skeleton layout {name!r} (known: {sorted(LAYOUTS)})")
     return LAYOUTS[name]
+
+
+def check_encoder_fits(checkpoint: dict, encoder_path: Path, data: Processed, data_name: str) -> None:
+    """Refuse, with one line, an encoder checkpoint that cannot read `data`: another layout or
+    number of coordinates, or, for a transformer (its positional embeddings are per frame patch),
+    another number of frames. `data_name` says where the data came from (its folder)."""
+    spec = checkpoint["backbone"]
+    _, _, frames, joints, channels = data.x.shape
+    layout, spec_channels = spec.get("layout"), spec.get("channels", data.layout.channels)
+    mismatch = []
+    if layout != data.layout.name or spec_channels != channels:
+        mismatch.append(f"the {layout} layout with {spec_channels} coordinates (the data: "
+                        f"{data.layout.name}, {channels})")
+    if spec["config"].get("name") == "transformer" and spec.get("frames") != frames:
+        mismatch.append(f"clips of {spec.get('frames')} frames (the data: {frames}; set "
+                        f"preprocess.frames: {spec.get('frames')} or pretrain on this data)")
+    if mismatch:
+        raise SkelsslError(f"{encoder_path}: this encoder does not fit {data_name}: it reads "
+                           + " and ".join(mismatch))
+
+
+def load_encoder_for(encoder_path: Path, data: Processed, data_name: str) -> dict:
+    """The checkpoint at `encoder_path` (`skelssl.io.load_encoder`), checked to fit `data`
+    (`check_encoder_fits`)."""
+    from skelssl.io import load_encoder
+
+    checkpoint = load_encoder(encoder_path)
+    check_encoder_fits(checkpoint, encoder_path, data, data_name)
+    return checkpoint

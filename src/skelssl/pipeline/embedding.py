@@ -18,8 +18,7 @@ from skelssl.console import log
 from skelssl.errors import ParamsError
 from skelssl.evaluation.embedding import stratified_subsample, tsne_map, write_csv, write_png
 from skelssl.evaluation.features import extract_features
-from skelssl.io import load_encoder
-from skelssl.pipeline.dataset import load_processed
+from skelssl.pipeline.dataset import load_encoder_for, load_processed
 from skelssl.repro import configure_torch, derive_seed, numpy_generator, resolve_device
 
 CSV = "embedding.csv"
@@ -32,7 +31,7 @@ def run(params: Params, processed_dir: Path, encoder_path: Path, out_dir: Path) 
     configure_torch(params.pretrain.threads)
     device = resolve_device(params.pretrain.device)
     data = load_processed(processed_dir)
-    checkpoint = load_encoder(encoder_path)
+    checkpoint = load_encoder_for(encoder_path, data, str(processed_dir))
     encoder = backbone_from_checkpoint(checkpoint)
     test_x, _, test_y = data.split(params.base.split, train=False)
     rows = stratified_subsample(test_y.numpy(), cfg.samples, numpy_generator(seed, "embedding"))

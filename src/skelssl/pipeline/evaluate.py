@@ -26,9 +26,9 @@ from skelssl.console import log
 from skelssl.evaluation.features import extract_augmented_features, extract_features, topk_accuracy
 from skelssl.evaluation.knn import knn_predict
 from skelssl.evaluation.linear import ProbeResult, linear_probe
-from skelssl.io import atomic_file, load_encoder, write_json
+from skelssl.io import atomic_file, write_json
 from skelssl.evaluation.model_file import ProbeClassifier, save_stage_classifier
-from skelssl.pipeline.dataset import Processed, load_processed, read_meta
+from skelssl.pipeline.dataset import Processed, load_encoder_for, load_processed, read_meta
 from skelssl.repro import configure_torch, derive_seed, resolve_device, torch_generator
 
 PROBE = "probe.pt"  # the encoder + linear-probe head, in the stage's model folder
@@ -72,7 +72,7 @@ def run(params: Params, processed_dir: Path, encoder_path: Path, out_dir: Path,
     configure_torch(params.pretrain.threads)
     device = resolve_device(params.pretrain.device)
     data = load_processed(processed_dir)
-    checkpoint = load_encoder(encoder_path)
+    checkpoint = load_encoder_for(encoder_path, data, str(processed_dir))
     encoder = backbone_from_checkpoint(checkpoint)
     metrics, probe, test_y = _protocols(encoder, data, params, device)
     random_encoder = random_backbone(checkpoint["backbone"], derive_seed(params.base.seed, "random_init"))

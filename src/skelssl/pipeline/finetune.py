@@ -42,10 +42,10 @@ from skelssl.config import FinetuneParams, Params
 from skelssl.console import log
 from skelssl.evaluation.finetune import FinetuneResult, finetune
 from skelssl.evaluation.subsets import label_subset
-from skelssl.io import load_encoder, write_json
+from skelssl.io import write_json
 from skelssl.live import LiveLog, check_live_dir
 from skelssl.evaluation.model_file import save_stage_classifier
-from skelssl.pipeline.dataset import Processed, load_processed, read_meta
+from skelssl.pipeline.dataset import Processed, load_encoder_for, load_processed, read_meta
 from skelssl.repro import configure_torch, derive_seed, resolve_device, torch_generator
 
 METRICS = "metrics.json"
@@ -57,7 +57,8 @@ Split = tuple[torch.Tensor, torch.Tensor]
 def _setup(params: Params, processed_dir: Path, encoder_path: Path
            ) -> tuple[Processed, dict, torch.device]:
     configure_torch(params.pretrain.threads)
-    return load_processed(processed_dir), load_encoder(encoder_path), resolve_device(params.pretrain.device)
+    data = load_processed(processed_dir)
+    return data, load_encoder_for(encoder_path, data, str(processed_dir)), resolve_device(params.pretrain.device)
 
 
 def _labelled(data: Processed, split: str, train: bool) -> Split:

@@ -22,6 +22,7 @@ from skelssl.outputs import check_output_path, claim_output_dir
 from skelssl.backbones import backbone_spec
 from skelssl.config import Params
 from skelssl.distributed import init_from_env
+from skelssl.errors import ParamsError
 from skelssl.console import log
 from skelssl.io import save_encoder
 from skelssl.live import LiveLog, check_live_dir
@@ -53,7 +54,10 @@ def run(params: Params, processed_dir: Path, out_dir: Path, history_dir: Path, s
     frames, layout = x.shape[2], data.layout
     cfg = params.method_params
     torch.manual_seed(derive_seed(params.base.seed, "init", params.method))  # module init RNG
-    method = build_method(params.method, cfg, layout=layout, frames=frames)
+    try:
+        method = build_method(params.method, cfg, layout=layout, frames=frames)
+    except ValueError as exc:  # a method's settings that this data cannot take (masks, patches)
+        raise ParamsError(f"methods.{params.method}: {exc} (the data: {layout.name} layout, {frames} frames)") from None
     fingerprint = run_fingerprint(params.method, cfg.model_dump(mode="json"), params.base.seed,
                                   tuple(x.shape), float(x.double().sum()))
     valid = data.valid_frames(params.base.split, train=True)

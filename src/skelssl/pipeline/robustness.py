@@ -26,8 +26,8 @@ from skelssl.config import Params
 from skelssl.console import log
 from skelssl.errors import ParamsError
 from skelssl.evaluation.robustness import CurvePoint, area_under_curve, robustness_curve
-from skelssl.io import atomic_file, load_encoder, write_json
-from skelssl.pipeline.dataset import load_processed
+from skelssl.io import atomic_file, write_json
+from skelssl.pipeline.dataset import load_encoder_for, load_processed
 from skelssl.repro import configure_torch, derive_seed, resolve_device
 
 METRICS = "metrics.json"
@@ -64,7 +64,7 @@ def run(params: Params, processed_dir: Path, encoder_path: Path, out_dir: Path) 
     if too_many:
         raise ParamsError(f"evaluate.robustness.drop: {too_many[0]} exceeds the "
                           f"{data.layout.num_joints} joints of the {data.layout.name} layout")
-    checkpoint = load_encoder(encoder_path)
+    checkpoint = load_encoder_for(encoder_path, data, str(processed_dir))
     train_x, _, train_y = data.split(params.base.split, train=True)
     test_x, _, test_y = data.split(params.base.split, train=False)
     curves = {}

@@ -41,9 +41,9 @@ from skelssl.errors import ParamsError
 from skelssl.evaluation.features import extract_features, topk_accuracy
 from skelssl.evaluation.linear import ProbeResult, linear_probe
 from skelssl.evaluation.streams import ensemble, motion_magnitude, to_stream
-from skelssl.io import load_encoder, write_json
+from skelssl.io import write_json
 from skelssl.methods import build_method
-from skelssl.pipeline.dataset import load_processed
+from skelssl.pipeline.dataset import load_encoder_for, load_processed
 from skelssl.repro import configure_torch, derive_seed, resolve_device, torch_generator
 from skelssl.skeleton import Layout
 from skelssl.train import pretrain
@@ -88,7 +88,8 @@ def run(params: Params, processed_dir: Path, encoder_path: Path, out_dir: Path) 
     layout = data.layout
     train_x, _, train_y = data.split(params.base.split, train=True)
     test_x, _, test_y = data.split(params.base.split, train=False)
-    checkpoint = load_encoder(encoder_path) if "joint" in streams else None  # fail before pretraining
+    checkpoint = (load_encoder_for(encoder_path, data, str(processed_dir)) if "joint" in streams
+                  else None)  # fail before pretraining
     spec = (checkpoint["backbone"] if checkpoint is not None
             else backbone_spec(params.method_params.backbone, layout, train_x.shape[2]))
     random_encoder = random_backbone(spec, derive_seed(params.base.seed, "random_init"))

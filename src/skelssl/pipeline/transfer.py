@@ -26,7 +26,7 @@ from skelssl.console import log
 from skelssl.evaluation.finetune import finetune
 from skelssl.io import load_encoder, write_json
 from skelssl.pipeline import ingest, preprocess, synthesize
-from skelssl.pipeline.dataset import Processed, load_processed
+from skelssl.pipeline.dataset import Processed, check_encoder_fits, load_processed
 from skelssl.pipeline.finetune import finetune_summary
 from skelssl.repro import configure_torch, derive_seed, resolve_device, torch_generator
 
@@ -69,6 +69,7 @@ def run(params: Params, encoder_path: Path, out_dir: Path) -> None:
         return
     with tempfile.TemporaryDirectory(prefix="skelssl-transfer-") as work:
         data = build_target(params, Path(work))
+    check_encoder_fits(checkpoint, encoder_path, data, "the embedded transfer target")
     x, _, y = data.split(params.base.split, train=True)
     test_x, _, test_y = data.split(params.base.split, train=False)
     runs = {"transfer": (backbone_from_checkpoint(checkpoint), cfg),

@@ -210,7 +210,8 @@ class GenericSource(Source):
                                            f"V = {layout.num_joints}, C = {layout.channels} (layout {layout.name})")
         if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
             raise ParseError(item.path, 0, f"dtype {array.dtype} is not a real number type")
-        array = array.astype(np.float32)
+        with np.errstate(over="ignore"):  # values beyond float32 become inf: refused just below
+            array = array.astype(np.float32)
         if not np.isfinite(array).all():
             raise ParseError(item.path, 0, "NaN or infinite values (absent joints must be 0)")
         array, _ = drop_zero_frames(array, item.path, 0, "array")

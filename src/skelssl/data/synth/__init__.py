@@ -12,11 +12,13 @@ added or removed.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
 
 from skelssl.config import SynthesizeParams
+from skelssl.console import track
 from skelssl.data.ntu_format import sample_name
 from skelssl.data.synth.actions import ACTIONS, Action
 from skelssl.data.synth.scene import NOISE_STREAM, make_camera, perform, render
@@ -40,19 +42,16 @@ def synthesize(params: SynthesizeParams, out_dir: Path) -> list[Path]:
         )
     out_dir = Path(out_dir)
     paths: list[Path] = []
-    for setup in range(1, params.setups + 1):
-        cameras = {c: make_camera(params.seed, setup, c) for c in CAMERAS}
-        for performer in range(1, params.subjects + 1):
-            for replication in range(1, params.replications + 1):
-                for action in range(1, params.classes + 1):
-                    perf = perform(params, setup, performer, replication, action)
-                    for c, camera in cameras.items():
-                        ids = [params.seed, NOISE_STREAM, setup, c, performer, replication, action]
-                        tracks = render(perf, camera, params.noise, np.random.default_rng(ids))
-                        path = (
-                            out_dir
-                            / f"{sample_name(setup, c, performer, replication, action)}.skeleton"
-                        )
-                        write_tracks(path, tracks, perf.frames)
-                        paths.append(path)
+    cameras = {setup: {c: make_camera(params.seed, setup, c) for c in CAMERAS}
+               for setup in range(1, params.setups + 1)}
+    performances = list(itertools.product(range(1, params.setups + 1), range(1, params.subjects + 1),
+                                          range(1, params.replications + 1), range(1, params.classes + 1)))
+    for setup, performer, replication, action in track(performances, "synthesize"):
+        perf = perform(params, setup, performer, replication, action)
+        for c, camera in cameras[setup].items():  # every camera films the same performance
+            ids = [params.seed, NOISE_STREAM, setup, c, performer, replication, action]
+            tracks = render(perf, camera, params.noise, np.random.default_rng(ids))
+            path = out_dir / f"{sample_name(setup, c, performer, replication, action)}.skeleton"
+            write_tracks(path, tracks, perf.frames)
+            paths.append(path)
     return sorted(paths)
