@@ -130,3 +130,27 @@ def ddp_problem(grad_accum: int, name: MethodName = "skeleton2vec"):
     optim = cfg.optim.model_copy(update={"epochs": 2, "batch_size": 8, "warmup_epochs": 1})
     run = default_params().pretrain.model_copy(update={"grad_accum": grad_accum})
     return method, x, motion, optim, run
+
+
+def invoke_cli(args: list[str]):
+    """Run `skelssl ARGS` in this process (typer's CliRunner), stderr apart from stdout."""
+    import logging
+
+    from typer.testing import CliRunner
+
+    from skelssl.cli import app
+
+    logging.getLogger("skelssl").handlers.clear()  # the handler binds the stream of its first run
+    return CliRunner().invoke(app, args, catch_exceptions=False)
+
+
+def one_error_line(result, alone: bool = False) -> str:
+    """The failed command's one `error:` line: exit code 1, no traceback, exactly one error line and
+    it is the last line of stderr (log lines may precede it, none when `alone`)."""
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("error:")]
+    assert result.exit_code == 1, (result.exit_code, result.stderr, result.stdout)
+    assert "Traceback" not in result.stderr + result.stdout
+    assert len(errors) == 1 and lines[-1] == errors[0], result.stderr
+    assert not alone or lines == errors, result.stderr
+    return errors[0]

@@ -8,15 +8,12 @@ cannot be written, a stage that fails after claiming a user's folder, and a full
 from __future__ import annotations
 
 import json
-import logging
 import os
 
 import pytest
 from ruamel.yaml import YAML
-from typer.testing import CliRunner
 
-from helpers import tmpfs, tree_snapshot
-from skelssl.cli import app
+from helpers import invoke_cli, one_error_line, tmpfs, tree_snapshot
 from skelssl.io import write_json
 from skelssl.outputs import (MARKER, all_or_nothing, atomic_dir, atomic_file, claim_output_dir, kept_on_failure,
                              marker_stage)
@@ -114,18 +111,6 @@ def test_outside_a_block_each_write_is_final(tmp_path):
 # ---------------------------------------------------------------------------- through the CLI
 
 
-def _invoke(args):
-    logging.getLogger("skelssl").handlers.clear()  # the handler binds the stream of its first run
-    return CliRunner().invoke(app, args, catch_exceptions=False)
-
-
-def _one_error_line(result) -> str:
-    errors = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
-    assert result.exit_code == 1 and len(errors) == 1, (result.exit_code, result.stderr)
-    assert "Traceback" not in result.stderr + result.stdout
-    return errors[0]
-
-
 @pytest.fixture
 def tiny(tmp_path, monkeypatch):
     """A folder with tiny processed data, an encoder and params (a 2-epoch probe)."""
@@ -140,18 +125,18 @@ def tiny(tmp_path, monkeypatch):
 def test_evaluate_that_cannot_write_its_model_leaves_the_earlier_results(tiny):
     """metrics.json and confusion.csv are written before probe.pt: when probe.pt cannot be written
     (a read-only disk), the results of the earlier run are back in place."""
-    assert _invoke(["evaluate", "processed", "encoder.pt", "res"]).exit_code == 0
+    assert invoke_cli(["evaluate", "processed", "encoder.pt", "res"]).exit_code == 0
     before = tree_snapshot(tiny / "res")
     seed5 = (tiny / "params.yaml").read_text().replace("seed: 0", "seed: 5", 1)
     (tiny / "p5.yaml").write_text(seed5)
     with tmpfs(tiny / "ro", "ro,size=64k"):
-        line = _one_error_line(_invoke(["evaluate", "processed", "encoder.pt", "res", "ro/model",
+        line = one_error_line(invoke_cli(["evaluate", "processed", "encoder.pt", "res", "ro/model",
                                         "--params", "p5.yaml"]))
         assert line.startswith("error: ro/model") and "Read-only file system" in line, line
     assert tree_snapshot(tiny / "res") == before
     new = tiny / "new"  # a first run: nothing of it is left
     with tmpfs(tiny / "ro2", "ro,size=64k"):
-        _one_error_line(_invoke(["evaluate", "processed", "encoder.pt", "new", "ro2/model"]))
+        one_error_line(invoke_cli(["evaluate", "processed", "encoder.pt", "new", "ro2/model"]))
     assert not new.exists()
 
 
@@ -160,7 +145,7 @@ def test_a_stage_refusing_its_params_leaves_no_marker_in_the_users_folder(tiny):
     mine.mkdir()
     (mine / "notes.txt").write_text("mine")
     (tiny / "bad.pt").write_bytes(b"junk")
-    line = _one_error_line(_invoke(["evaluate", "processed", "bad.pt", "mine"]))
+    line = one_error_line(invoke_cli(["evaluate", "processed", "bad.pt", "mine"]))
     assert line.startswith("error: bad.pt"), line
     assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
 
@@ -170,10 +155,10 @@ def test_a_full_disk_leaves_nothing_and_names_the_path(tiny):
     and the same command runs once there is room."""
     with tmpfs(tiny / "small", "size=16k") as mount:
         (mount / "fill").write_bytes(b"\0" * (os.statvfs(mount).f_bavail * os.statvfs(mount).f_frsize))
-        line = _one_error_line(_invoke(["evaluate", "processed", "encoder.pt", "small/a/b/res"]))
+        line = one_error_line(invoke_cli(["evaluate", "processed", "encoder.pt", "small/a/b/res"]))
         assert line.startswith("error: small/a/b/res") and "No space left on device" in line, line
         assert sorted(p.name for p in mount.iterdir()) == ["fill"]
         (mount / "fill").unlink()
-        assert _invoke(["evaluate", "processed", "encoder.pt", "small/a/b/res"]).exit_code == 0
+        assert invoke_cli(["evaluate", "processed", "encoder.pt", "small/a/b/res"]).exit_code == 0
         assert marker_stage(mount / "a" / "b" / "res") == "evaluate"
 

@@ -7,34 +7,17 @@ and bytes) must be unchanged afterwards.
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import subprocess
 import sys
 
 import pytest
-from typer.testing import CliRunner
 
-from helpers import ROOT, tmpfs, tree_snapshot
-from skelssl.cli import app
+from helpers import ROOT, invoke_cli, one_error_line, tmpfs, tree_snapshot
 
 
 _tree = tree_snapshot
-
-
-def _invoke(args):
-    logging.getLogger("skelssl").handlers.clear()  # the handler binds the stream of its first run
-    return CliRunner().invoke(app, args, catch_exceptions=False)
-
-
-def _one_error_line(result) -> str:
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if ln.startswith("error:")]
-    assert result.exit_code == 1, (result.exit_code, result.stderr, result.stdout)
-    assert len(errors) == 1 and lines[-1] == errors[0], result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
-    return errors[0]
 
 
 @pytest.fixture
@@ -103,7 +86,7 @@ REFUSED = [
 @pytest.mark.parametrize(("args", "named", "why"), REFUSED, ids=[" ".join(a) for a, _, _ in REFUSED])
 def test_refused_command_changes_nothing(home, args, named, why):
     before = _tree(home.parent)
-    line = _one_error_line(_invoke(args))
+    line = one_error_line(invoke_cli(args))
     assert line.startswith(f"error: {named}: ") and why in line, line
     assert _tree(home.parent) == before
 
@@ -112,25 +95,25 @@ def test_user_text_is_printed_literally(home):
     weird = home / "d[/x]:x:[raw] é"
     weird.mkdir(parents=True)
     (weird / "keep").write_text("user data")
-    line = _one_error_line(_invoke(["ingest", "raw", str(weird)]))
+    line = one_error_line(invoke_cli(["ingest", "raw", str(weird)]))
     assert "d[/x]:x:[raw] é" in line
     yaml = (home / "params.yaml").read_text().replace("split: xsub", "split: 'X[/b]:x:'", 1)
     (home / "p.yaml").write_text(yaml)
-    result = _invoke(["params", "check", "p.yaml"])
+    result = invoke_cli(["params", "check", "p.yaml"])
     assert result.exit_code == 1 and "X[/b]:x:" in result.stderr, result.stderr
 
 
 def test_os_errors_are_one_line(home, monkeypatch):
     """A read-only file system (EROFS) under the output: exit 1, one line naming the path."""
     with tmpfs(home / "ro", "ro,size=64k"):
-        line = _one_error_line(_invoke(["synthesize", "ro/out"]))
+        line = one_error_line(invoke_cli(["synthesize", "ro/out"]))
         assert "ro/out" in line and "Read-only file system" in line, line
 
 
 def test_disk_full_is_one_line_and_leaves_nothing(home):
     """ENOSPC while writing (a 64 KiB tmpfs): exit 1, one line, no temporary left behind."""
     with tmpfs(home / "small") as mount:
-        line = _one_error_line(_invoke(["synthesize", "small/out"]))
+        line = one_error_line(invoke_cli(["synthesize", "small/out"]))
         assert line.startswith("error: small/out") and "No space left on device" in line, line
         assert list(mount.iterdir()) == []
 

@@ -3,30 +3,16 @@ with one line naming the file or the params key: never a traceback from deep ins
 
 from __future__ import annotations
 
-import logging
 
 import pytest
 import torch
 from ruamel.yaml import YAML
-from typer.testing import CliRunner
 
+from helpers import invoke_cli, one_error_line
 from skelssl.backbones import backbone_spec, build_backbone
-from skelssl.cli import app
 from skelssl.io import save_encoder
 from skelssl.skeleton import LAYOUTS, NTU25
 from tiny_eval import FRAMES, tiny_params, tiny_processed
-
-
-def _invoke(args):
-    logging.getLogger("skelssl").handlers.clear()  # the handler binds the stream of its first run
-    return CliRunner().invoke(app, args, catch_exceptions=False)
-
-
-def _one_error_line(result) -> str:
-    errors = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
-    assert result.exit_code == 1 and len(errors) == 1, (result.exit_code, result.stderr)
-    assert "Traceback" not in result.stderr + result.stdout
-    return errors[0]
 
 
 @pytest.fixture
@@ -47,7 +33,7 @@ def _encoder(path, layout=NTU25, frames=FRAMES):
 @pytest.mark.parametrize("command", ["evaluate", "finetune", "semi", "robustness", "streams", "embedding"])
 def test_an_encoder_of_other_frames_is_refused_in_one_line(home, command):
     _encoder(home / "enc16.pt", frames=2 * FRAMES)
-    line = _one_error_line(_invoke([command, "processed", "enc16.pt", "out"]))
+    line = one_error_line(invoke_cli([command, "processed", "enc16.pt", "out"]))
     assert line.startswith("error: enc16.pt: this encoder does not fit processed"), line
     assert f"clips of {2 * FRAMES} frames (the data: {FRAMES}" in line, line
     assert not (home / "out").exists()
@@ -55,13 +41,13 @@ def test_an_encoder_of_other_frames_is_refused_in_one_line(home, command):
 
 def test_an_encoder_of_another_layout_is_refused_in_one_line(home):
     _encoder(home / "enc20.pt", layout=LAYOUTS["kinect20"])
-    line = _one_error_line(_invoke(["evaluate", "processed", "enc20.pt", "out"]))
+    line = one_error_line(invoke_cli(["evaluate", "processed", "enc20.pt", "out"]))
     assert "the kinect20 layout with 3 coordinates (the data: ntu25, 3)" in line, line
 
 
 def test_the_encoder_that_fits_runs(home):
     _encoder(home / "enc.pt")
-    assert _invoke(["evaluate", "processed", "enc.pt", "out"]).exit_code == 0
+    assert invoke_cli(["evaluate", "processed", "enc.pt", "out"]).exit_code == 0
 
 
 def test_method_settings_the_data_cannot_take_name_the_params_key(home):
@@ -69,7 +55,7 @@ def test_method_settings_the_data_cannot_take_name_the_params_key(home):
     data = YAML(typ="safe", pure=True).load((home / "params.yaml").read_text())
     data["method"] = "pstl"
     YAML(typ="safe", pure=True).dump(data, home / "pstl.yaml")
-    line = _one_error_line(_invoke(["pretrain", "processed", "enc", "hist", "state", "--params", "pstl.yaml"]))
+    line = one_error_line(invoke_cli(["pretrain", "processed", "enc", "hist", "state", "--params", "pstl.yaml"]))
     assert line.startswith("error: methods.pstl: mask.matm_frames + matm_random_frames must be < frames"), line
     assert "(the data: ntu25 layout, 8 frames)" in line
     assert not any((home / name).exists() for name in ("enc", "hist", "state"))

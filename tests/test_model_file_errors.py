@@ -14,11 +14,9 @@ import numpy as np
 import polars as pl
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from helpers import default_params, tiny_method_params
+from helpers import default_params, invoke_cli, one_error_line, tiny_method_params
 from skelssl.backbones import backbone_spec, build_backbone
-from skelssl.cli import app
 from skelssl.evaluation.heads import build_classifier
 from skelssl.evaluation.model_file import save_classifier
 from skelssl.pipeline import ingest
@@ -30,17 +28,11 @@ DROP = object()  # a `_mangled` change that removes the key
 
 
 def _invoke(*args: str):
-    logging.getLogger("skelssl").handlers.clear()  # the handler binds the stream of its first run
-    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+    return invoke_cli(list(args))
 
 
 def _one_error_line(result) -> str:
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if ln.startswith("error:")]
-    assert "Traceback" not in result.stderr + result.stdout
-    assert result.exit_code == 1, (result.exit_code, result.stderr, result.stdout)
-    assert len(errors) == 1 and lines == errors, result.stderr
-    return errors[0]
+    return one_error_line(result, alone=True)
 
 
 def _write_sequences(folder: Path, n: int = 6, labels: bool = False) -> Path:

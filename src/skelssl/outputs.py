@@ -131,8 +131,8 @@ def claim_output_dir(folder: Path, stage: str, files: Iterable[str], inputs: Ite
     A missing folder is created, with the marker, when the stage writes its first file there
     (`atomic_file`), so a stage that fails earlier leaves nothing. An existing folder is accepted when its
     marker names `stage`, or when none of `files` exists in it (nothing would be overwritten: the
-    marker is then added). Anything else is refused, as is a path where a file is expected to be
-    replaced but is not a regular file.
+    marker is then added, and taken back if the command fails: `all_or_nothing`). Anything else is
+    refused, as is a path where a file is expected to be replaced but is not a regular file.
     """
     folder = Path(folder)
     check_output_path(folder, inputs)
@@ -181,6 +181,7 @@ def _create_parent(final: Path) -> list[Path]:
         except OSError:
             _remove_created(created)
             raise
+
         def uncreate() -> None:  # the folder holds only its marker: the command wrote nothing else
             if _take_back_marker(parent, set()):
                 _remove_created(created)
