@@ -478,3 +478,14 @@ def test_stage_script_writes_report(tmp_path, monkeypatch):
     # the DVC stage names no commit (not one of its dependencies), only the workspace's seed
     assert "- **R1** pstl, ntu xsub (embedded), n=1: the workspace's metrics files (seed 0, " in text
     assert (tmp_path / "docs" / "report" / "report.png").stat().st_size > 5000
+
+
+def test_experiment_options_with_the_workspace_alone_are_refused(tmp_path, monkeypatch):
+    """--all-commits / --rev choose experiments: with --from workspace they would be ignored silently."""
+    from helpers import invoke_cli, one_error_line
+
+    monkeypatch.chdir(tmp_path)
+    for option in (["--all-commits"], ["--rev", "HEAD"]):
+        line = one_error_line(invoke_cli(["report", "--from", "workspace", "--out", "rep", *option]))
+        assert line.startswith(f"error: {option[0]}: selects experiments"), line
+    assert not (tmp_path / "rep").exists()

@@ -221,6 +221,10 @@ def report(
     def action() -> None:
         from skelssl.outputs import claim_output_dir
 
+        if origin == "workspace" and (all_commits or revs):
+            option = "--all-commits" if all_commits else "--rev"
+            raise SkelsslError(f"{option}: selects experiments, which --from workspace does not read "
+                               "(use --from exps or --from both)")
         claim_output_dir(out, "report", ("report.md", "report.png"))
         rows = collect(origin, Path("."), params_file=params, latest=latest_per_method, all_commits=all_commits,
                        revs=revs or ())

@@ -110,17 +110,20 @@ def load_numba_without_blas_probe() -> None:
         del sys.modules[blocked]
 
 
-def run_stage(fn: Callable[..., None], paths: list[str], params_file: str | Path = "params.yaml") -> None:
-    """Call `fn(params, *paths)`; failures become one line on stderr (see `guarded`)."""
+def run_stage(fn: Callable[..., None], paths: list[str], params_file: str | Path = "params.yaml",
+              name: str | None = None) -> None:
+    """Call `fn(params, *paths)`; failures become one line on stderr (see `guarded`). `name`: the
+    stage, as errors call it (default: `fn`'s module)."""
     setup_logging()
     load_numba_without_blas_probe()
     parameters = list(inspect.signature(fn).parameters.values())[1:]
     most = len(parameters)  # trailing paths with a default (a model folder) are optional
     least = sum(p.default is inspect.Parameter.empty for p in parameters)
     if not least <= len(paths) <= most:
-        module = fn.__module__.rsplit(".", 1)[-1]
+        stage = name or fn.__module__.rsplit(".", 1)[-1]
         expected = str(most) if least == most else f"{least} or {most}"
-        fail(f"stage {module} takes {expected} paths, got {len(paths)}: {' '.join(paths) or '(none)'}")
+        noun = "path" if most == 1 else "paths"
+        fail(f"stage {stage} takes {expected} {noun}, got {len(paths)}: {' '.join(paths) or '(none)'}")
 
     def action() -> None:
         params: Params = load_params(params_file)
@@ -130,5 +133,6 @@ def run_stage(fn: Callable[..., None], paths: list[str], params_file: str | Path
 
 
 def stage_main(fn: Callable[..., None]) -> None:
-    """Entry point of a `stages/*.py` shim: paths come from argv (dvc.yaml's cmd)."""
-    run_stage(fn, sys.argv[1:])
+    """Entry point of a `stages/*.py` shim: paths come from argv (dvc.yaml's cmd); the stage is
+    named after the script."""
+    run_stage(fn, sys.argv[1:], name=Path(sys.argv[0]).stem)
