@@ -7,6 +7,7 @@ cannot be written, a stage that fails after claiming a user's folder, and a full
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 
@@ -15,8 +16,8 @@ from ruamel.yaml import YAML
 
 from helpers import invoke_cli, one_error_line, tmpfs, tree_snapshot
 from skelssl.io import write_json
-from skelssl.outputs import (MARKER, all_or_nothing, atomic_dir, atomic_file, claim_output_dir, kept_on_failure,
-                             marker_stage)
+from skelssl.outputs import (MARKER, after_success, all_or_nothing, atomic_dir, atomic_file, claim_output_dir,
+                             kept_on_failure, marker_stage, set_aside_dir)
 from tiny_eval import tiny_encoder, tiny_params, tiny_processed
 
 
@@ -162,3 +163,105 @@ def test_a_full_disk_leaves_nothing_and_names_the_path(tiny):
         assert invoke_cli(["evaluate", "processed", "encoder.pt", "small/a/b/res"]).exit_code == 0
         assert marker_stage(mount / "a" / "b" / "res") == "evaluate"
 
+
+
+def test_a_second_signal_does_not_stop_the_undo_halfway(tmp_path):
+    """SIGINT arriving while the undo runs (a second Ctrl-C) waits until every change is undone."""
+    import signal
+
+    before = _earlier_output(tmp_path / "out")
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        with pytest.raises(Boom), all_or_nothing():
+            write_json(tmp_path / "out" / "metrics.json", {"top1": 2.0})
+            with atomic_dir(tmp_path / "new", "ingest") as tmp:
+                (tmp / "a.npy").write_bytes(b"x")
+
+            def interrupted_undo() -> None:  # the first undo to run: a signal arrives during the undo
+                os.kill(os.getpid(), signal.SIGINT)
+                assert received == []  # held: not delivered yet
+
+            from skelssl import outputs
+
+            outputs._on_failure(interrupted_undo)
+            raise Boom
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert received == [signal.SIGINT]  # delivered once the undo was complete
+    assert tree_snapshot(tmp_path / "out") == before and not (tmp_path / "new").exists()
+
+
+def test_a_signal_while_the_earlier_versions_are_deleted_does_not_undo_success(tmp_path, caplog, monkeypatch):
+    import logging
+    import signal
+
+    monkeypatch.setattr(logging.getLogger("skelssl"), "handlers", [])  # an earlier CLI run's stream is closed
+    monkeypatch.setattr(logging.getLogger("skelssl"), "propagate", True)  # to caplog
+    _earlier_output(tmp_path / "out")
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        with all_or_nothing():
+            write_json(tmp_path / "out" / "metrics.json", {"top1": 2.0})
+            after_success(lambda: os.kill(os.getpid(), signal.SIGINT))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert received == []  # consumed: the command had succeeded
+    assert "SIGINT arrived while the finished command removed earlier versions" in caplog.text
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text()) == {"top1": 2.0}
+    assert not [p for p in (tmp_path / "out").iterdir() if ".old-" in p.name]
+
+
+def test_after_success_runs_only_when_the_command_succeeds(tmp_path):
+    done = []
+    with pytest.raises(Boom), all_or_nothing():
+        after_success(lambda: done.append("failed run"))
+        raise Boom
+    with all_or_nothing():
+        after_success(lambda: done.append("run"))
+        assert done == []  # not yet: at the end
+    after_success(lambda: done.append("library use"))  # no command around it: at once
+    assert done == ["run", "library use"]
+
+
+def test_a_rewritten_folder_is_put_back_when_the_command_fails(tmp_path):
+    """A live log (its writer clears the folder) of an earlier run comes back if the new run fails,
+    and is replaced when it succeeds."""
+    live = tmp_path / "res" / "live"
+    live.mkdir(parents=True)
+    (live / "metrics.json").write_text("earlier run")
+    for fails in (True, False):
+        with pytest.raises(Boom) if fails else contextlib.nullcontext(), all_or_nothing():
+            set_aside_dir(live)
+            live.mkdir()
+            (live / "metrics.json").write_text("new run")
+            if fails:
+                raise Boom
+        expected = "earlier run" if fails else "new run"
+        assert (live / "metrics.json").read_text() == expected
+        assert sorted(p.name for p in (tmp_path / "res").iterdir()) == ["live"]
+
+
+def test_a_failed_pretraining_keeps_its_checkpoint_and_the_next_run_deletes_it(tiny):
+    """The checkpoint is deleted only once the command succeeded (after its encoder is final)."""
+    from skelssl.train import STATE_FILE
+
+    data = YAML(typ="safe", pure=True).load((tiny / "params.yaml").read_text())
+    data["pretrain"]["checkpoint_every"] = 1
+    YAML(typ="safe", pure=True).dump(data, tiny / "params.yaml")
+    from skelssl.pipeline import pretrain as stage
+
+    original = stage.save_encoder
+
+    def failing_save(*args, **kwargs):
+        raise OSError(28, "No space left on device", "enc/encoder.pt")
+
+    stage.save_encoder = failing_save
+    try:
+        one_error_line(invoke_cli(["pretrain", "processed", "enc", "hist", "state"]))
+    finally:
+        stage.save_encoder = original
+    assert (tiny / "state" / STATE_FILE).is_file() and not (tiny / "enc").exists()
+    assert invoke_cli(["pretrain", "processed", "enc", "hist", "state"]).exit_code == 0
+    assert (tiny / "enc" / "encoder.pt").is_file() and not (tiny / "state").exists()

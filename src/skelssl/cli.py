@@ -97,8 +97,9 @@ def _ingest_then_preprocess(params: Params, input_dir: Path, ingested_dir: Path,
 
     Both output folders are checked before any work, INGESTED_DIR first (ingest.run repeats that
     check; doing it here first makes `prepare raw . out` name `.`, not `out` inside it), so a
-    refused PROCESSED_DIR leaves the ingested folder as it was; a failure in preprocess leaves the
-    new ingested folder (a complete output of `skelssl ingest`) and the earlier processed folder.
+    refused PROCESSED_DIR leaves the ingested folder as it was; like every command it is all or
+    nothing (`skelssl.outputs.all_or_nothing`): a failure in preprocess puts the earlier ingested
+    folder back (or removes the new one) and leaves the earlier processed folder.
     """
     from skelssl.outputs import check_dir_output
     from skelssl.pipeline import ingest as ingest_stage

@@ -54,7 +54,7 @@ from typing import Any
 
 from skelssl.console import log
 from skelssl.outputs import (OutputError, atomic_file, kept_on_failure, marker_stage, remove_stale_temporaries,
-                             write_marker)
+                             set_aside_dir, write_marker)
 
 LIVE = "live"  # the live log's folder inside a stage's results folder
 
@@ -161,6 +161,7 @@ class LiveLog:
             if sub.is_dir():
                 names = {p.name[1:].split(".tmp-")[0] for p in sub.iterdir() if ".tmp-" in p.name}
                 remove_stale_temporaries(sub, names)
+        set_aside_dir(folder)  # dvclive clears it: an earlier run's log comes back if this run fails
         live = _StageLive(dir=str(folder), resume=False, report=None, save_dvc_exp=False,
                           dvcyaml=None, monitor_system=False)
         live.log_params(self._params)

@@ -32,7 +32,9 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import socket
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -317,20 +319,79 @@ def all_or_nothing() -> Iterator[None]:
         yield
     except BaseException:
         _JOURNAL = None
-        for undo in reversed(journal.undo):
-            try:
-                undo()
-            except OSError:  # best effort: the error being reported matters more
-                pass
+        with _signals_held(deliver=True):  # a second Ctrl-C must not stop the undo halfway
+            for undo in reversed(journal.undo):
+                try:
+                    undo()
+                except Exception:  # noqa: BLE001 - best effort: undo the rest, report the first error
+                    pass
         raise
     finally:
         _JOURNAL = None
         _PENDING.clear()  # folders claimed but never written: nothing to create any more
-    for finish in journal.finish:
-        try:
-            finish()
-        except OSError:
-            pass
+    with _signals_held(deliver=False):  # the outputs are complete: a signal now changes nothing
+        for finish in journal.finish:
+            try:
+                finish()
+            except OSError:
+                pass
+
+
+_HELD = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextmanager
+def _signals_held(deliver: bool) -> Iterator[None]:
+    """Hold SIGINT and SIGTERM while the block runs (their Python handlers are swapped for one that
+    only notes them: this works whichever thread the OS hands a signal to). After the block, a
+    signal that arrived is raised again for the restored handler (`deliver`: the command then stops
+    as interrupted) or, once the command's outputs are complete, dropped with a log line."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    arrived: list[int] = []
+    previous = {signum: signal.signal(signum, lambda signum, frame: arrived.append(signum)) for signum in _HELD}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        if arrived and deliver:
+            signal.raise_signal(arrived[0])
+        elif arrived:
+            logging.getLogger("skelssl").warning(
+                "%s arrived while the finished command removed earlier versions; its outputs are complete",
+                signal.Signals(arrived[0]).name)
+
+
+def after_success(action: Callable[[], object]) -> None:
+    """Run `action` once the command has succeeded: at the end of `all_or_nothing`, after its
+    outputs are final (at once outside one). For deleting what must survive a failure."""
+    if _JOURNAL is None:
+        action()
+    else:
+        _JOURNAL.finish.append(action)
+
+
+def set_aside_dir(folder: Path) -> None:
+    """Before a command rewrites `folder` in place (a live log that its writer clears), move the
+    earlier contents aside: put back if the command fails, deleted when it succeeds. Outside
+    `all_or_nothing`, or for a missing or empty folder, nothing happens."""
+    journal = _JOURNAL
+    if journal is None or not folder.is_dir() or folder.is_symlink() or not any(folder.iterdir()):
+        return
+    old = _temp_name(folder, "old")
+    os.rename(folder, old)
+
+    def put_back() -> None:
+        if os.path.lexists(folder):
+            failed = _temp_name(folder, "tmp")
+            os.rename(folder, failed)
+            shutil.rmtree(failed, ignore_errors=True)
+        os.rename(old, folder)
+
+    journal.undo.append(put_back)
+    journal.finish.append(lambda: _remove_earlier(old, folder))
 
 
 @contextmanager
@@ -408,7 +469,9 @@ def _swap_dir(tmp: Path, final: Path, created: list[Path]) -> None:
         os.rename(tmp, final)
 
         def remove_new() -> None:
-            shutil.rmtree(final)
+            trash = _temp_name(final, "tmp")
+            os.rename(final, trash)  # the path is free at once; the deletion may take a while
+            shutil.rmtree(trash, ignore_errors=True)
             _remove_created(created)
 
         _on_failure(remove_new)

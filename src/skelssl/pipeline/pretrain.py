@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from skelssl.augment import clip_spans
-from skelssl.outputs import check_output_path, claim_output_dir
+from skelssl.outputs import after_success, check_output_path, claim_output_dir
 from skelssl.backbones import backbone_spec
 from skelssl.config import Params
 from skelssl.distributed import init_from_env
@@ -78,5 +78,5 @@ def run(params: Params, processed_dir: Path, out_dir: Path, history_dir: Path, s
     save_encoder(out_dir / ENCODER, encoder.state_dict(),
                  backbone_spec(cfg.backbone, layout, frames), meta)
     live.close()
-    clear_state(state_dir)  # the outputs are in place: nothing left to resume
+    after_success(lambda: clear_state(state_dir))  # once the outputs are final: nothing left to resume
     log.info("pretrain: final loss %.4f, encoder → %s", history.rows[-1]["loss"], out_dir / ENCODER)
