@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dvc  # noqa: F401  (see below)
 import pytest
 import torch
+
+# DVC sets up its log handlers when it is first imported, on the sys.stdout of that moment. Imported
+# first inside a test that swaps sys.stdout (typer's CliRunner, capsys), every later DVC log line
+# would go to that test's closed stream and raise. Importing it here binds them to pytest's stream.
 
 REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
 
