@@ -45,20 +45,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tune import DATASETS, committed_params, fit_val_split  # noqa: E402
 
 from skelssl.augment import clip_spans  # noqa: E402
+from skelssl.backbones.graph import adjacency  # noqa: E402
 from skelssl.methods import build_method  # noqa: E402
 from skelssl.masking.motion import patchify  # noqa: E402
 from skelssl.methods.mae import MaskedReconstruction, masked_mse, normalise_tokens  # noqa: E402
 from skelssl.repro import configure_torch, derive_seed, torch_generator  # noqa: E402
 from skelssl.skeleton import Layout  # noqa: E402
 from skelssl.train import pretrain  # noqa: E402
-
-
-def neighbours(layout: Layout) -> list[list[int]]:
-    adj: list[list[int]] = [[] for _ in range(layout.num_joints)]
-    for child, parent in layout.bones:
-        adj[child].append(parent)
-        adj[parent].append(child)
-    return adj
 
 
 def fill_in(x: torch.Tensor, masked: torch.Tensor, t_patch: int, layout: Layout) -> torch.Tensor:
@@ -71,7 +64,7 @@ def fill_in(x: torch.Tensor, masked: torch.Tensor, t_patch: int, layout: Layout)
     visible_frames = (~masked.view(b, seg, v)).repeat_interleave(t_patch, dim=1)  # (B, T, V)
     out = x.detach().numpy().copy()
     vis = visible_frames.numpy()
-    adj = neighbours(layout)
+    bones = adjacency(layout, self_links=False).numpy() > 0
     frames = np.arange(t)
     for i in range(b):
         filled = np.zeros(v, dtype=bool)
@@ -85,8 +78,8 @@ def fill_in(x: torch.Tensor, masked: torch.Tensor, t_patch: int, layout: Layout)
         while not filled.all():
             progress = False
             for j in np.flatnonzero(~filled):
-                near = [n for n in adj[j] if filled[n]]
-                if near:
+                near = np.flatnonzero(bones[j] & filled)
+                if len(near):
                     out[i, :, j] = out[i][:, near].mean(axis=1)
                     filled[j] = True
                     progress = True
@@ -117,11 +110,11 @@ def fit_linear_fill(method: MaskedReconstruction, x: torch.Tensor, layout: Layou
     seg = method.encoder.segments
     xs: list[list[torch.Tensor]] = [[] for _ in range(layout.num_joints)]
     ys: list[list[torch.Tensor]] = [[] for _ in range(layout.num_joints)]
+    target = method.targets(x).view(x.shape[0], seg, layout.num_joints, -1)
     for _ in range(draws):
         mask = method.make_mask(x, gen)
         whole = whole_joint_grid(mask.masked, seg)
         feats = segment_features(fill_in(x, mask.masked, method.t_patch, layout), ~whole, method.t_patch)
-        target = method.targets(x).view(x.shape[0], seg, layout.num_joints, -1)
         for j in range(layout.num_joints):
             rows = whole[:, j]
             xs[j].append(feats[rows].flatten(0, 1))
@@ -137,12 +130,12 @@ def fit_linear_fill(method: MaskedReconstruction, x: torch.Tensor, layout: Layou
     return weights
 
 
-def linear_fill_prediction(method: MaskedReconstruction, x: torch.Tensor, masked: torch.Tensor,
+def linear_fill_prediction(method: MaskedReconstruction, filled: torch.Tensor, masked: torch.Tensor,
                            layout: Layout, weights: list[torch.Tensor | None]) -> torch.Tensor:
-    """Normalised patches (B, S·V, P): the interpolation's, with whole-joint tokens regressed."""
+    """Normalised patches (B, S·V, P): those of `filled` (fill_in's output), with whole-joint
+    tokens regressed."""
     seg = method.encoder.segments
-    filled = fill_in(x, masked, method.t_patch, layout)
-    pred = method.targets(filled).view(x.shape[0], seg, layout.num_joints, -1).clone()
+    pred = method.targets(filled).view(filled.shape[0], seg, layout.num_joints, -1).clone()
     whole = whole_joint_grid(masked, seg)
     feats = segment_features(filled, ~whole, method.t_patch)
     for j, w in enumerate(weights):
@@ -158,21 +151,21 @@ def scores(method: MaskedReconstruction, x: torch.Tensor, layout: Layout, draws:
     gen = torch_generator(seed, "pretext-baselines")
     sums: dict[str, dict[str, list[float]]] = {}
     method.eval()
+    target = method.targets(x)
+    b, seg = x.shape[0], method.encoder.segments
     for _ in range(draws):
         mask = method.make_mask(x, gen)
-        target = method.targets(x)
-        b = x.shape[0]
-        seg = method.encoder.segments
         grid = mask.masked.view(b, seg, -1)  # (B, S, V)
         whole_joint = whole_joint_grid(mask.masked, seg)[:, None, :].expand_as(grid).flatten(1)
         groups = {"all masked": mask.masked, "whole joint": mask.masked & whole_joint,
                   "rest": mask.masked & ~whole_joint}
+        filled = fill_in(x, mask.masked, method.t_patch, layout)
         with torch.no_grad():
             visible, _ = method.encoder.forward_tokens(x, ids_keep=mask.ids_keep)
             preds = {"model": method.decoder(visible, mask),
                      "zero": torch.zeros_like(target),
-                     "fill-in": method.targets(fill_in(x, mask.masked, method.t_patch, layout)),
-                     "linear fill-in": linear_fill_prediction(method, x, mask.masked, layout, weights)}
+                     "fill-in": method.targets(filled),
+                     "linear fill-in": linear_fill_prediction(method, filled, mask.masked, layout, weights)}
         for gname, sel in groups.items():
             sums.setdefault("share", {}).setdefault(gname, []).append(
                 100.0 * sel.sum().item() / mask.masked.sum().item())
