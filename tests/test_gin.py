@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from helpers import default_params
-from skelssl.backbones.gin import GIN, GINLayer, bone_adjacency
+from skelssl.backbones.gin import GIN, GINLayer
+from skelssl.backbones.graph import adjacency
 from skelssl.backbones.strl import STRL
 from skelssl.config import GINParams
 from skelssl.skeleton import LAYOUTS, NTU25, Layout
@@ -31,7 +32,7 @@ def test_shapes_for_every_layout(layout):
 
 
 def test_gin_layer_sums_neighbours_exactly_on_a_path():
-    adj = bone_adjacency(PATH3)
+    adj = adjacency(PATH3, self_links=False)
     assert torch.equal(adj, torch.tensor([[0., 1, 0], [1, 0, 1], [0, 1, 0]]))
     layer = GINLayer(1, 4, 1)
     layer.mlp = torch.nn.Identity()

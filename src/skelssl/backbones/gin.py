@@ -34,18 +34,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from skelssl.backbones.graph import adjacency
 from skelssl.config import GINParams
 from skelssl.skeleton import Layout
-
-
-def bone_adjacency(layout: Layout) -> torch.Tensor:
-    """Symmetric (V, V) 0/1 adjacency of the layout's bones, zero diagonal."""
-    v = layout.num_joints
-    adj = torch.zeros(v, v)
-    for child, parent in layout.bones:
-        if child != parent:
-            adj[child, parent] = adj[parent, child] = 1.0
-    return adj
 
 
 class GINLayer(nn.Module):
@@ -72,7 +63,7 @@ class GIN(nn.Module):
         self.num_joints, self.frames, self.channels = layout.num_joints, frames, channels
         self.hidden = cfg.hidden
         self.out_dim = 4 * cfg.hidden
-        self.register_buffer("adj", bone_adjacency(layout), persistent=False)
+        self.register_buffer("adj", adjacency(layout, self_links=False), persistent=False)  # zero diagonal
         self.embed = nn.Linear(channels, cfg.dim)
         dims = [cfg.dim] + [cfg.hidden] * cfg.layers
         self.layers = nn.ModuleList(GINLayer(dims[i], cfg.hidden, dims[i + 1]) for i in range(cfg.layers))

@@ -37,7 +37,8 @@ On small real datasets (issue 13; measured, docs/real-data-tuning.md, committed 
 random-init ST-GCN twin (39.8 vs 46.6; −8.5 with 150 epochs at batch 32, −6.8 with milder
 shear/rotation) while its kNN is above it (+7.6): Barlow Twins on 173 clips learns augmentation
 invariances that kNN rewards but a converged BatchNorm-linear probe does not. On the test splits
-(docs/report-real, 3 seeds) the gap is −18.9 (MSR), −7.4 (UTD-MHAD), −6.6 (Penn Action). Not the
+(docs/report-real, 3 seeds) the gap is −18.9 (MSR), −7.4 (UTD-MHAD), −6.6 (Penn Action); on the
+validation splits, 3 seeds each, −16.7 ± 9.1, −14.5 ± 7.7 and −5.3 ± 7.5. Not the
 BatchNorm running statistics of the augmented, masked streams: re-estimated on the clean training
 clips they give 38.1 instead of 39.8 (benchmarks/real/bn_recalibration.py). Nor any single lever
 tried on the same split (seed 0, runs.tsv; gap −6.8 as committed): PSTL's ST-GCN width 16/256

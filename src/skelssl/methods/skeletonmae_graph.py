@@ -78,7 +78,8 @@ On small real datasets (issue 13; measured, docs/real-data-tuning.md, committed 
 strongest twin of all methods; the pretrained encoder 65.3 (lr 1e-3 and 100 epochs: 72.0, though
 its loss halves, 0.120 → 0.064); kNN +5.0. Per-frame GIN features of aligned, scaled coordinates
 are already as separable as what the reconstruction pretext adds on 173 clips. On the test splits
-(docs/report-real, 3 seeds) the gap is −3.5 (MSR), −1.6 (UTD-MHAD), +1.0 (Penn Action); the GIN,
+(docs/report-real, 3 seeds) the gap is −3.5 (MSR), −1.6 (UTD-MHAD), +1.0 (Penn Action), and on
+the validation splits (3 seeds each) −0.9 ± 6.4, −4.3 ± 7.9 and +0.2 ± 1.6; the GIN,
 pretrained or random, gives the best linear probe on every dataset. Fine-tuning uses
 `evaluate.finetune.gin` (AdamW lr 3e-3, our CPU default; the paper preset keeps STRL's SGD): with
 the transformer recipe at 15 epochs the benchmark's fine-tune / scratch columns sat at 25–33% on
