@@ -38,7 +38,9 @@ random-init ST-GCN twin (39.8 vs 46.6; −8.5 with 150 epochs at batch 32, −6.
 shear/rotation) while its kNN is above it (+7.6): Barlow Twins on 173 clips learns augmentation
 invariances that kNN rewards but a converged BatchNorm-linear probe does not. On the test splits
 (docs/report-real, 3 seeds) the gap is −18.9 (MSR), −7.4 (UTD-MHAD), −6.6 (Penn Action); on the
-validation splits, 3 seeds each, −16.7 ± 9.1, −14.5 ± 7.7 and −5.3 ± 7.5. Not the
+validation splits, 3 seeds each, −19.5 ± 4.7, −14.5 ± 7.7 and −5.3 ± 7.5 (the seed-0 figures
+in this paragraph ran on another machine: on today's, the same code gives 31.4 vs 46.6 there,
+gap −15.3; float results depend on the CPU, and ST-GCN + Barlow Twins amplifies that). Not the
 BatchNorm running statistics of the augmented, masked streams: re-estimated on the clean training
 clips they give 38.1 instead of 39.8 (benchmarks/real/bn_recalibration.py). Nor any single lever
 tried on the same split (seed 0, runs.tsv; gap −6.8 as committed): PSTL's ST-GCN width 16/256
