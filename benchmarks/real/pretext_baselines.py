@@ -146,8 +146,10 @@ def linear_fill_prediction(method: MaskedReconstruction, filled: torch.Tensor, m
 
 
 def scores(method: MaskedReconstruction, x: torch.Tensor, layout: Layout, draws: int,
-           seed: int, weights: list[torch.Tensor | None]) -> dict[str, dict[str, float]]:
-    """Loss of each predictor on the masked tokens, overall and split by whole-joint tokens."""
+           seed: int, weights: list[torch.Tensor | None] | None = None) -> dict[str, dict[str, float]]:
+    """Loss of each predictor on the masked tokens, overall and split by whole-joint tokens: the
+    model's, and with `weights` (fit_linear_fill's) also the model-free ones, which do not depend
+    on the model and so are scored once."""
     gen = torch_generator(seed, "pretext-baselines")
     sums: dict[str, dict[str, list[float]]] = {}
     method.eval()
@@ -159,13 +161,13 @@ def scores(method: MaskedReconstruction, x: torch.Tensor, layout: Layout, draws:
         whole_joint = whole_joint_grid(mask.masked, seg)[:, None, :].expand_as(grid).flatten(1)
         groups = {"all masked": mask.masked, "whole joint": mask.masked & whole_joint,
                   "rest": mask.masked & ~whole_joint}
-        filled = fill_in(x, mask.masked, method.t_patch, layout)
         with torch.no_grad():
             visible, _ = method.encoder.forward_tokens(x, ids_keep=mask.ids_keep)
-            preds = {"model": method.decoder(visible, mask),
-                     "zero": torch.zeros_like(target),
-                     "fill-in": method.targets(filled),
-                     "linear fill-in": linear_fill_prediction(method, filled, mask.masked, layout, weights)}
+            preds = {"model": method.decoder(visible, mask)}
+            if weights is not None:
+                filled = fill_in(x, mask.masked, method.t_patch, layout)
+                preds |= {"zero": torch.zeros_like(target), "fill-in": method.targets(filled),
+                          "linear fill-in": linear_fill_prediction(method, filled, mask.masked, layout, weights)}
         for gname, sel in groups.items():
             sums.setdefault("share", {}).setdefault(gname, []).append(
                 100.0 * sel.sum().item() / mask.masked.sum().item())
@@ -200,7 +202,7 @@ def main() -> None:
     torch.manual_seed(derive_seed(params.base.seed, "init", params.method))
     method = build_method(params.method, cfg, layout=data.layout, frames=data.x.shape[2])
     weights = fit_linear_fill(method, x, data.layout, a.draws, a.seed)  # masks only: no model
-    before = scores(method, x_val, data.layout, a.draws, a.seed, weights)
+    before = scores(method, x_val, data.layout, a.draws, a.seed)  # the random-init model only
     spans = clip_spans(torch.from_numpy(data.index["frames"].to_numpy().astype(np.int64)), params.preprocess.crop_ratio)
     method.train()
     history = pretrain(method, data.x[fit], data.motion[fit], cfg.optim, params.base.seed,
