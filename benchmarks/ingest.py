@@ -11,6 +11,8 @@ under N distinct names; synthesized files where ../shared is absent):
   OUT/ingested OUT/processed`, the exact commands of dvc.yaml, as two subprocesses run from a
   work folder holding a params.yaml (the project's, with `ingest.ntu_missing: keep` so linked names
   on the official missing list are read, and `ingest.workers: --workers`);
+- `skelssl stages, default GC`: the same two scripts with `skelssl.runner.configure_process_gc`
+  turned off (CPython's default garbage collection), to show what that saves;
 - `skelssl CLI`: `skelssl ingest ... --params` then `skelssl preprocess ... --params`, the same;
 - `skelssl prepare`: `skelssl prepare RAW OUT/ingested OUT/processed --params`, both stages in one
   process (one start-up; the same two output folders);
@@ -23,7 +25,10 @@ under N distinct names; synthesized files where ../shared is absent):
   than the scripts, so the ratio is a lower bound;
 each best of `--repeat`, interleaved; the summary line is a Markdown table row for
 docs/benchmarks.md (machine, load average, the end-to-end times and their ratios, and the streaming
-rate below when the synthetic sets ran). Stage start-up is shown by the same stages on 16 files.
+rate below when the synthetic sets ran). Stage start-up is shown by the same stages on 16 files,
+and the fixed cost of one process by `python -c` processes that only import the stack and
+dispatch one cached numba kernel (FLOOR_CODE), with the garbage collector set up as a stage's
+process sets it (`skelssl.runner.configure_process_gc`): what the stack itself costs per process.
 
 What else runs, each measured in a fresh subprocess (wall time, peak RSS of the process and of its
 largest worker):
@@ -498,6 +503,12 @@ def timed(cmd: list[str], cwd: Path, log: Path) -> tuple[float, float, float]:
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
+# A stage script run with CPython's default garbage collection (`configure_process_gc` disabled),
+# to measure what that function saves: `python -c DEFAULT_GC_STAGE stages/X.py PATHS...`.
+DEFAULT_GC_STAGE = ("import runpy, sys; from skelssl import runner; runner.configure_process_gc = lambda: None; "
+                    "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
+
+
 def e2e_commands(raw: Path, out: Path, work: Path, params: Path, frames: int,
                  crop_ratio: float) -> dict[str, list[tuple[str, list[str]]]]:
     py = sys.executable
@@ -510,6 +521,10 @@ def e2e_commands(raw: Path, out: Path, work: Path, params: Path, frames: int,
         "skelssl stages": [
             ("ingest", [py, str(ROOT / "stages" / "ingest.py"), str(raw), str(ingested)]),
             ("preprocess", [py, str(ROOT / "stages" / "preprocess.py"), str(ingested), str(processed)])],
+        "skelssl stages, default GC": [
+            ("ingest", [py, "-c", DEFAULT_GC_STAGE, str(ROOT / "stages" / "ingest.py"), str(raw), str(ingested)]),
+            ("preprocess", [py, "-c", DEFAULT_GC_STAGE, str(ROOT / "stages" / "preprocess.py"), str(ingested),
+                            str(processed)])],
         "skelssl CLI": [
             ("ingest", [*cli_cmd, "ingest", str(raw), str(ingested), "--params", str(params)]),
             ("preprocess", [*cli_cmd, "preprocess", str(ingested), str(processed), "--params", str(params)])],
@@ -552,6 +567,38 @@ def machine() -> str:
             f"{np.__version__}, numba {numba.__version__}")
 
 
+# The fixed cost of any process of a data stage, with no data (issue 14 item 9): what the stack
+# itself costs per process (the two-stage path pays it twice). Each is `python -c GC_SETUP + CODE`
+# from the work folder (its params.yaml); GC_SETUP does what `skelssl.runner.configure_process_gc`
+# does in every stage process.
+GC_SETUP = "import atexit, gc\ngc.set_threshold(50_000, 10, 10)\natexit.register(gc.freeze)\n"
+FLOOR_CODE = {
+    "stack (numpy, polars, pydantic config, numba + one cached kernel)": (
+        "import numpy as np, polars\n"
+        "from skelssl.config import load_params\n"
+        "from skelssl.runner import load_numba_without_blas_probe\n"
+        "load_numba_without_blas_probe()\n"
+        "from skelssl.kernels.batch import preprocess_batch\n"
+        "load_params('params.yaml')\n"
+        "preprocess_batch(np.zeros((2, 1, 25, 3), np.float32), np.array([0, 2], np.int64), 32)\n"),
+    "without numba (numpy, polars, pydantic config)": (
+        "import numpy as np, polars\n"
+        "from skelssl.config import load_params\n"
+        "load_params('params.yaml')\n"),
+    "interpreter (python -c pass)": "pass\n",
+}
+
+
+def stack_floor(work: Path, repeat: int) -> dict[str, float]:
+    """Best-of-`repeat` wall s of each FLOOR_CODE process, interleaved."""
+    best: dict[str, float] = {}
+    for _ in range(repeat):
+        for name, code in FLOOR_CODE.items():
+            wall, _, _ = timed([sys.executable, "-c", GC_SETUP + code], work, work / "log.txt")
+            best[name] = min(best.get(name, wall), wall)
+    return best
+
+
 def end_to_end(files: list[Path], label: str, tmp: Path, workers: int, repeat: int) -> dict:
     """Both end-to-end runs on `files` (best of `repeat`, interleaved); prints the table."""
     from skelssl.config import load_params
@@ -564,7 +611,7 @@ def end_to_end(files: list[Path], label: str, tmp: Path, workers: int, repeat: i
     params = e2e_params(work, raw, workers)
     pre = load_params(params).preprocess
     out = work / "out"
-    names = ("skelssl stages", "skelssl CLI", "skelssl prepare", "reference scripts")
+    names = ("skelssl stages", "skelssl stages, default GC", "skelssl CLI", "skelssl prepare", "reference scripts")
     commands = {name: e2e_commands(raw, out / name.replace(" ", "-"), work, params, pre.frames,
                                    pre.crop_ratio)[name] for name in names}
     load0 = os.getloadavg()
@@ -589,6 +636,7 @@ def end_to_end(files: list[Path], label: str, tmp: Path, workers: int, repeat: i
         r = e2e_run(steps, work, work / "out16")
         for step, wall in r["steps"].items():
             startup[step] = min(startup.get(step, wall), wall)
+    floor = stack_floor(work, repeat)
     shutil.rmtree(out, ignore_errors=True)
     size = size_of(files)
     ref = best["reference scripts"]["wall_s"]
@@ -604,7 +652,12 @@ def end_to_end(files: list[Path], label: str, tmp: Path, workers: int, repeat: i
     print("skelssl stages on 16 files (start-up and imports, ~no data): "
           + " + ".join(f"{step} {wall:.2f}" for step, wall in startup.items())
           + f" = {sum(startup.values()):.2f} s; output agreement (processed joints): {agreement}")
-    return {"files": len(files), "mb": size / 1e6, "best": best, "startup": sum(startup.values()),
+    stages = best["skelssl stages"]["wall_s"]
+    print("fixed cost of one process, no data (best of {}): ".format(repeat)
+          + "; ".join(f"{name} {wall:.2f} s" for name, wall in floor.items()))
+    print(f"10x the reference scripts needs <= {ref / 10:.2f} s end to end; the two stages took {stages:.2f} s, "
+          f"of which {sum(startup.values()):.2f} s is what they take on 16 files")
+    return {"files": len(files), "mb": size / 1e6, "best": best, "startup": sum(startup.values()), "floor": floor,
             "load": (load0, os.getloadavg()), "label": label, "repeat": repeat}
 
 

@@ -103,3 +103,40 @@ def test_run_stage_skips_the_probe_for_a_stage_that_uses_numba():
         print("scipy.linalg" in sys.modules)
     """)
     assert python(code).split() == ["False"]
+
+
+def test_stage_process_gc_collects_less_and_skips_the_last_collection():
+    """`configure_process_gc` (every stage script and the `skelssl` command call it first): a
+    higher young-generation threshold, and every object frozen after the other atexit handlers,
+    so the interpreter's last collection at exit has nothing to scan. A handler registered before
+    it runs after it (atexit is last in, first out) and sees the frozen objects."""
+    code = textwrap.dedent("""
+        import atexit, gc
+        atexit.register(lambda: print("frozen at exit:", gc.get_freeze_count() > 0))
+        print("frozen before:", gc.get_freeze_count() > 0)
+        from skelssl.runner import GC_YOUNG_THRESHOLD, configure_process_gc
+        configure_process_gc()
+        print("threshold:", gc.get_threshold()[0] == GC_YOUNG_THRESHOLD > 700)
+    """)
+    assert python(code).splitlines() == ["frozen before: False", "threshold: True", "frozen at exit: True"]
+
+
+@pytest.mark.parametrize("entry", ["stage", "cli"])
+def test_stage_script_and_command_configure_the_gc(entry, monkeypatch):
+    """Both entry points configure the collector before anything else runs."""
+    import gc
+
+    from skelssl import cli, runner
+
+    calls = []
+    monkeypatch.setattr(runner, "configure_process_gc", lambda: calls.append("gc"))
+    monkeypatch.setattr(cli, "configure_process_gc", lambda: calls.append("gc"))
+    monkeypatch.setattr(runner, "run_stage", lambda *a, **k: calls.append("stage"))
+    monkeypatch.setattr(cli, "app", lambda: calls.append("app"))
+    threshold = gc.get_threshold()
+    if entry == "stage":
+        runner.stage_main(lambda params: None)
+    else:
+        cli.main()
+    assert calls == ["gc", "stage" if entry == "stage" else "app"]
+    assert gc.get_threshold() == threshold  # the test process itself is left as it was

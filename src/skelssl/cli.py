@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from skelssl.config import Params, read_yaml, validation_messages
 from skelssl.errors import SkelsslError
-from skelssl.runner import console, error_line, fail, guarded, run_stage
+from skelssl.runner import configure_process_gc, console, error_line, fail, guarded, run_stage
 
 
 def _version(value: bool) -> None:
@@ -362,4 +362,5 @@ def params_check(
 
 
 def main() -> None:
+    configure_process_gc()
     app()
