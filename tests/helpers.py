@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
+import sys
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from pydantic import BaseModel
@@ -14,6 +17,19 @@ from skelssl.config import FinetuneEpochs, MethodName, Params, Skeleton2vecParam
 from skelssl.skeleton import NTU25
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_real_benchmark(name: str) -> ModuleType:
+    """`benchmarks/real/<name>.py` as a module (its folder on sys.path while it loads, for `tune`)."""
+    folder = ROOT / "benchmarks" / "real"
+    sys.path.insert(0, str(folder))
+    try:
+        spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(folder))
 
 
 def default_params() -> Params:

@@ -3,25 +3,11 @@ docs/real-data-tuning.md) on features whose answer is known."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import torch
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "real"
-
-
-def _module():
-    sys.path.insert(0, str(BENCH))
-    try:
-        spec = importlib.util.spec_from_file_location("feature_spectrum", BENCH / "feature_spectrum.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(BENCH))
+from helpers import load_real_benchmark
 
 
 def _clips(n: int, generator: torch.Generator) -> torch.Tensor:
@@ -29,7 +15,7 @@ def _clips(n: int, generator: torch.Generator) -> torch.Tensor:
 
 
 def test_one_shared_direction_has_rank_one_and_follows_the_mean():
-    fs = _module()
+    fs = load_real_benchmark("feature_spectrum")
     g = torch.Generator().manual_seed(0)
     gain = torch.randn(200, 1, generator=g, dtype=torch.float64)
     weights = torch.rand(1, 16, generator=g, dtype=torch.float64) + 0.5
@@ -41,7 +27,7 @@ def test_one_shared_direction_has_rank_one_and_follows_the_mean():
 
 
 def test_independent_dimensions_use_them_all():
-    fs = _module()
+    fs = load_real_benchmark("feature_spectrum")
     g = torch.Generator().manual_seed(1)
     features = torch.randn(20000, 8, generator=g)
     r = fs.spectrum(features, _clips(20000, g))
@@ -50,7 +36,7 @@ def test_independent_dimensions_use_them_all():
 
 
 def test_pc1_following_the_clips_motion_is_found():
-    fs = _module()
+    fs = load_real_benchmark("feature_spectrum")
     g = torch.Generator().manual_seed(2)
     clips = _clips(300, g)
     motion = (clips[:, :, 1:] - clips[:, :, :-1]).norm(dim=-1).sum(dim=(1, 2, 3))

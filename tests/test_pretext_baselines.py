@@ -4,27 +4,11 @@ masked in every segment, and the linear fill-in's features hide what is masked."
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import torch
 
+from helpers import load_real_benchmark
 from skelssl.backbones.graph import adjacency
 from skelssl.skeleton import KINECT20
-
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "real"
-
-
-def _module():
-    sys.path.insert(0, str(BENCH))
-    try:
-        spec = importlib.util.spec_from_file_location("pretext_baselines", BENCH / "pretext_baselines.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(BENCH))
 
 
 def _masked(batch: int, segments: int, joints: int, cells: list[tuple[int, int]]) -> torch.Tensor:
@@ -35,7 +19,7 @@ def _masked(batch: int, segments: int, joints: int, cells: list[tuple[int, int]]
 
 
 def test_fill_in_restores_motion_linear_in_time():
-    pb = _module()
+    pb = load_real_benchmark("pretext_baselines")
     t, v, t_patch = 16, KINECT20.num_joints, 4
     frames = torch.arange(t, dtype=torch.float32)[:, None, None]
     slope = torch.randn(1, v, 3, generator=torch.Generator().manual_seed(0))
@@ -49,7 +33,7 @@ def test_fill_in_restores_motion_linear_in_time():
 
 
 def test_fill_in_gives_a_whole_masked_joint_its_neighbours_mean():
-    pb = _module()
+    pb = load_real_benchmark("pretext_baselines")
     t, v, t_patch = 8, KINECT20.num_joints, 4
     x = torch.randn(1, t, v, 3, generator=torch.Generator().manual_seed(1))
     joint = 5
@@ -62,7 +46,7 @@ def test_fill_in_gives_a_whole_masked_joint_its_neighbours_mean():
 
 
 def test_segment_features_hide_joints_without_visible_frames():
-    pb = _module()
+    pb = load_real_benchmark("pretext_baselines")
     x = torch.randn(2, 8, KINECT20.num_joints, 3, generator=torch.Generator().manual_seed(2))
     has_frames = torch.ones(2, KINECT20.num_joints, dtype=torch.bool)
     has_frames[0, 4] = False

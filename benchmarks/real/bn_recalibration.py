@@ -16,7 +16,6 @@ Usage:
 
 from __future__ import annotations
 
-import argparse
 import copy
 import sys
 from pathlib import Path
@@ -25,13 +24,13 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tune import DATASETS, committed_params, fit_val_split, pretrain_on_fit, record  # noqa: E402
+from tune import pretrain_on_fit, record, study_setup  # noqa: E402
 
 from skelssl.backbones import backbone_spec, random_backbone  # noqa: E402
 from skelssl.evaluation.features import extract_features, topk_accuracy  # noqa: E402
 from skelssl.evaluation.knn import knn_predict  # noqa: E402
 from skelssl.evaluation.linear import linear_probe  # noqa: E402
-from skelssl.repro import configure_torch, derive_seed, torch_generator  # noqa: E402
+from skelssl.repro import derive_seed, torch_generator  # noqa: E402
 
 
 @torch.no_grad()
@@ -50,15 +49,8 @@ def recalibrated(encoder: nn.Module, x: torch.Tensor, batch_size: int) -> nn.Mod
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--dataset", required=True, choices=list(DATASETS))
-    ap.add_argument("--method", required=True)
-    ap.add_argument("--seed", type=int, default=0)
-    a = ap.parse_args()
-    params = committed_params(a.dataset, [f"method={a.method}"], a.seed)
-    configure_torch(2)
+    a, params, data, fit, val, labels = study_setup(__doc__.split("\n")[0])
     device = torch.device("cpu")
-    data, fit, val, labels = fit_val_split(params, a.dataset)
     x, y, vx, vy = data.x[fit], labels[fit], data.x[val], labels[val]
     spec = backbone_spec(params.method_params.backbone, data.layout, data.x.shape[2])
     ev = params.evaluate

@@ -24,18 +24,17 @@ Usage:
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tune import DATASETS, committed_params, fit_val_split, pretrain_on_fit, record  # noqa: E402
+from tune import pretrain_on_fit, record, study_setup  # noqa: E402
 
 from skelssl.backbones import backbone_spec, random_backbone  # noqa: E402
 from skelssl.evaluation.features import extract_features  # noqa: E402
-from skelssl.repro import configure_torch, derive_seed  # noqa: E402
+from skelssl.repro import derive_seed  # noqa: E402
 
 
 def standardised(features: torch.Tensor) -> tuple[torch.Tensor, int]:
@@ -64,14 +63,7 @@ def spectrum(features: torch.Tensor, clips: torch.Tensor) -> dict[str, float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--dataset", required=True, choices=list(DATASETS))
-    ap.add_argument("--method", required=True)
-    ap.add_argument("--seed", type=int, default=0)
-    a = ap.parse_args()
-    params = committed_params(a.dataset, [f"method={a.method}"], a.seed)
-    configure_torch(2)
-    data, fit, _, _ = fit_val_split(params, a.dataset)
+    a, params, data, fit, _, _ = study_setup(__doc__.split("\n")[0])
     x = data.x[fit]
     spec = backbone_spec(params.method_params.backbone, data.layout, data.x.shape[2])
     encoders = {"pretrained": pretrain_on_fit(params, data, fit)[0],

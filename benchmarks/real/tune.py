@@ -108,6 +108,20 @@ def fit_val_split(params: Params, dataset: str):
     return data, fit, val, labels
 
 
+def study_setup(description: str):
+    """The command line of the per-method study scripts (bn_recalibration.py, feature_spectrum.py):
+    `--dataset --method [--seed]`; returns (args, committed params, data, fit rows, validation
+    rows, labels), with torch set to the machine's 2 threads."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--dataset", required=True, choices=list(DATASETS))
+    ap.add_argument("--method", required=True)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    params = committed_params(a.dataset, [f"method={a.method}"], a.seed)
+    configure_torch(2)
+    return (a, params, *fit_val_split(params, a.dataset))
+
+
 def pretrain_on_fit(params: Params, data, fit: torch.Tensor):
     """(encoder, history): the method's committed block pretrained on the fit rows, as the pretrain
     stage does (init seed, the clips' valid-frame spans for the temporal augmentation)."""
