@@ -151,8 +151,8 @@ def configure_process_gc() -> None:
       (the pretrain stage, 3 skeleton2vec epochs on the embedded data, two runs each: 28.0–29.2 vs
       26.8–29.4 s, peak RSS 1,112 vs 1,082–1,092 MB, the same encoder file byte for byte).
     - No last collection at exit: after the atexit handlers CPython collects every object still
-      alive, 0.27–0.38 s in a data stage's process, only to free memory the operating system
-      takes back anyway. `gc.freeze` moves every object to the collector's permanent generation,
+      alive, 0.27–0.38 s in a process that has dispatched the preprocess kernel, only to free
+      memory the operating system takes back anyway. `gc.freeze` moves every object to the collector's permanent generation,
       which that collection skips; it is registered here, at the entry point, so it runs after
       every atexit handler the stage itself registers (last in, first out). The rest of a normal
       exit still happens (those handlers, module teardown, freeing by reference counting); only
