@@ -570,8 +570,8 @@ def machine() -> str:
 # The fixed cost of any process of a data stage, with no data (issue 14 item 9): what the stack
 # itself costs per process (the two-stage path pays it twice). Each is `python -c GC_SETUP + CODE`
 # from the work folder (its params.yaml); GC_SETUP does what `skelssl.runner.configure_process_gc`
-# does in every stage process.
-GC_SETUP = "import atexit, gc\ngc.set_threshold(50_000, 10, 10)\natexit.register(gc.freeze)\n"
+# does in every stage process, without importing the runner (which the lighter floors do not use).
+GC_SETUP = "import atexit, gc\ngc.set_threshold({}, *gc.get_threshold()[1:])\natexit.register(gc.freeze)\n"
 FLOOR_CODE = {
     "stack (numpy, polars, pydantic config, numba + one cached kernel)": (
         "import numpy as np, polars\n"
@@ -591,10 +591,13 @@ FLOOR_CODE = {
 
 def stack_floor(work: Path, repeat: int) -> dict[str, float]:
     """Best-of-`repeat` wall s of each FLOOR_CODE process, interleaved."""
+    from skelssl.runner import GC_YOUNG_THRESHOLD  # here: the reference-script steps import no skelssl
+
+    setup = GC_SETUP.format(GC_YOUNG_THRESHOLD)
     best: dict[str, float] = {}
     for _ in range(repeat):
         for name, code in FLOOR_CODE.items():
-            wall, _, _ = timed([sys.executable, "-c", GC_SETUP + code], work, work / "log.txt")
+            wall, _, _ = timed([sys.executable, "-c", setup + code], work, work / "log.txt")
             best[name] = min(best.get(name, wall), wall)
     return best
 
@@ -657,7 +660,7 @@ def end_to_end(files: list[Path], label: str, tmp: Path, workers: int, repeat: i
           + "; ".join(f"{name} {wall:.2f} s" for name, wall in floor.items()))
     print(f"10x the reference scripts needs <= {ref / 10:.2f} s end to end; the two stages took {stages:.2f} s, "
           f"of which {sum(startup.values()):.2f} s is what they take on 16 files")
-    return {"files": len(files), "mb": size / 1e6, "best": best, "startup": sum(startup.values()), "floor": floor,
+    return {"files": len(files), "mb": size / 1e6, "best": best, "startup": sum(startup.values()),
             "load": (load0, os.getloadavg()), "label": label, "repeat": repeat}
 
 
