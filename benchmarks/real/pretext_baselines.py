@@ -1,12 +1,13 @@
 """How much of a masked-reconstruction pretext a model-free fill-in solves (issue 13 item 4).
 
-SkeletonMAE-ST and MAMP do not beat their random-init twins on the small real datasets. The
-hypothesis in skeletonmae_st's docstring: masked joints and segments can be filled in from their
-unmasked neighbours, which needs no action-level features. This script measures it on the
-validation protocol's split (tune.py's: the training side's *fit* part for pretraining and for
-fitting the linear fill-in, its validation part for scoring; the test side is never read), for the
-committed `methods.<id>` block:
+SkeletonMAE-ST, MAMP and graph SkeletonMAE do not beat their random-init twins on the small real
+datasets. The hypothesis in skeletonmae_st's docstring: masked joints and segments can be filled
+in from their unmasked neighbours, which needs no action-level features. This script measures it
+on the validation protocol's split (tune.py's: the training side's *fit* part for pretraining and
+for fitting the linear predictors, its validation part for scoring; the test side is never read),
+for the committed `methods.<id>` block.
 
+skeletonmae_st and mamp:
 1. pretrain the method on the fit clips as tune.py does (committed defaults, seed `--seed`);
 2. on the validation clips (seen by no predictor), without augmentation, present persons only,
    draw `--draws` masks per clip with the method's own `make_mask`, and score on the masked tokens
@@ -25,8 +26,23 @@ committed `methods.<id>` block:
      the clip, so no action-level feature; it predicts the tokens of joints masked in every segment
      (the rest keep the interpolation);
    - **random init**: the method right after construction (same init seed), encoder and decoder;
+   - **frozen random encoder**: the same init, pretrained the same way with the encoder's
+     parameters frozen, so only the decoder (and mask token) learn: what the pretext reaches
+     without the encoder learning anything;
    - **pretrained**: the method after pretraining.
    Each is split into the tokens of joints masked in every segment ("whole joint") and the rest.
+
+skeletonmae_graph (one graph per frame): on the validation clips' present frames, `--draws`
+body-part masks per frame drawn as the method draws them (`mask.parts` parts), scored with its
+scaled cosine error on the masked joints' targets (clean coordinates re-centred on the frame's
+mean joint), input without the training noise:
+   - **mean direction**: no input at all: each joint's mean unit target direction over the fit
+     frames, a constant per joint (which joint is masked, nothing of the pose);
+   - **linear pose map**: no encoder: per joint, a ridge regression (fitted on the fit frames with
+     `--draws` mask draws) from the frame's visible joints re-centred on their own mean (zero for
+     masked joints, plus which joints are visible) to the joint's target;
+   - **random init**, **frozen random encoder**, **pretrained**: as above (`reconstruct`), with the
+     final training loss of the two trained ones.
 
 Usage: python benchmarks/real/pretext_baselines.py --dataset msr --method skeletonmae_st [--seed 0]
 Prints one Markdown table; results go to docs/real-data-tuning.md by hand.
@@ -40,18 +56,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tune import DATASETS, committed_params, fit_val_split  # noqa: E402
+from tune import DATASETS, committed_params, fit_val_split, init_method, pretrain_method  # noqa: E402
 
-from skelssl.augment import clip_spans  # noqa: E402
 from skelssl.backbones.graph import adjacency  # noqa: E402
-from skelssl.methods import build_method  # noqa: E402
+from skelssl.masking.body_parts import body_part_mask  # noqa: E402
 from skelssl.masking.motion import patchify  # noqa: E402
 from skelssl.methods.mae import MaskedReconstruction, masked_mse, normalise_tokens  # noqa: E402
-from skelssl.repro import configure_torch, derive_seed, torch_generator  # noqa: E402
+from skelssl.methods.skeletonmae_graph import SkeletonMAEGraph, centred_target, present_frames, sce_loss  # noqa: E402
+from skelssl.repro import configure_torch, torch_generator  # noqa: E402
 from skelssl.skeleton import Layout  # noqa: E402
-from skelssl.train import pretrain  # noqa: E402
 
 
 def fill_in(x: torch.Tensor, masked: torch.Tensor, t_patch: int, layout: Layout) -> torch.Tensor:
@@ -178,16 +194,108 @@ def scores(method: MaskedReconstruction, x: torch.Tensor, layout: Layout, draws:
     return {p: {g: float(np.mean(vals)) for g, vals in by.items()} for p, by in sums.items()}
 
 
+def pose_features(frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B, V·C + V + 1): each frame's visible joints re-centred on their own mean (zero for the
+    masked ones), which joints are visible, and a bias term."""
+    shown = (~mask).unsqueeze(-1).to(frames.dtype)  # (B, V, 1)
+    centre = (frames * shown).sum(dim=1, keepdim=True) / shown.sum(dim=1, keepdim=True).clamp_min(1)
+    rel = (frames - centre) * shown
+    return torch.cat([rel.flatten(1), shown.flatten(1), torch.ones(len(frames), 1, dtype=frames.dtype)], dim=1)
+
+
+def fit_pose_map(frames: torch.Tensor, layout: Layout, parts: int, draws: int, seed: int,
+                 ridge: float = 1.0) -> list[torch.Tensor | None]:
+    """Per joint, ridge weights from pose_features to its centred target, fitted on the frames
+    where it is masked, over `draws` body-part mask draws: a linear map of one frame's visible pose."""
+    gen = torch_generator(seed, "pretext-baselines", "fit")
+    target = centred_target(frames)
+    xs: list[list[torch.Tensor]] = [[] for _ in range(layout.num_joints)]
+    ys: list[list[torch.Tensor]] = [[] for _ in range(layout.num_joints)]
+    for _ in range(draws):
+        mask = body_part_mask(len(frames), layout, parts, gen)
+        feats = pose_features(frames, mask)
+        for j in range(layout.num_joints):
+            xs[j].append(feats[mask[:, j]])
+            ys[j].append(target[mask[:, j], j])
+    weights: list[torch.Tensor | None] = []
+    for j in range(layout.num_joints):
+        a, y = torch.cat(xs[j]).double(), torch.cat(ys[j]).double()
+        if len(a) == 0:
+            weights.append(None)
+            continue
+        gram = a.T @ a + ridge * torch.eye(a.shape[1], dtype=torch.float64)
+        weights.append(torch.linalg.solve(gram, a.T @ y).float())
+    return weights
+
+
+def pose_map_prediction(frames: torch.Tensor, mask: torch.Tensor, weights: list[torch.Tensor | None]) -> torch.Tensor:
+    """(B, V, C): fit_pose_map's prediction for every masked joint (zero elsewhere)."""
+    feats = pose_features(frames, mask)
+    pred = torch.zeros_like(frames)
+    for j, w in enumerate(weights):
+        rows = mask[:, j]
+        if w is not None and rows.any():
+            pred[rows, j] = feats[rows] @ w
+    return pred
+
+
+def mean_directions(frames: torch.Tensor) -> torch.Tensor:
+    """(V, C): each joint's mean unit direction from the frame's centre (a constant per joint)."""
+    return F.normalize(centred_target(frames), dim=-1).mean(dim=0)
+
+
+def graph_scores(models: dict[str, SkeletonMAEGraph], frames: torch.Tensor, layout: Layout, parts: int,
+                 beta: float, draws: int, seed: int, pose_map: list[torch.Tensor | None],
+                 directions: torch.Tensor) -> dict[str, float]:
+    """The scaled cosine error (the method's loss) on the masked joints of `frames`, mean over
+    `draws` body-part mask draws, for each model (clean input: no noise) and the two model-free
+    predictors; every predictor sees the same masks."""
+    gen = torch_generator(seed, "pretext-baselines")
+    target = centred_target(frames)
+    sums: dict[str, list[float]] = {}
+    for _ in range(draws):
+        mask = body_part_mask(len(frames), layout, parts, gen)
+        preds = {"mean direction": directions.expand_as(frames),
+                 "linear pose map": pose_map_prediction(frames, mask, pose_map)}
+        with torch.no_grad():
+            for name, model in models.items():
+                model.eval()
+                preds[name] = model.reconstruct(frames, mask)[1]
+        for name, pred in preds.items():
+            sums.setdefault(name, []).append(sce_loss(pred[mask], target[mask], beta).item())
+    return {name: float(np.mean(vals)) for name, vals in sums.items()}
+
+
 def present_sequences(x: torch.Tensor) -> torch.Tensor:
     """(N, M, T, V, C) → (N·M, T, V, C) without all-zero persons, as the methods flatten them."""
     flat = x.flatten(0, 1)
     return flat[flat.flatten(1).abs().amax(dim=1) > 0].float()
 
 
+def graph_main(a: argparse.Namespace, params, data, fit: torch.Tensor, val: torch.Tensor) -> None:
+    """skeletonmae_graph: per-frame predictors of the masked body parts' joints (module docstring)."""
+    cfg = params.method_params
+    frames, frames_val = present_frames(data.x[fit].float()), present_frames(data.x[val].float())
+    models, losses = {}, {}
+    for name, freeze in (("pretrained", False), ("frozen random encoder", True)):  # each as tune.py runs it
+        models[name] = init_method(params, data, freeze_encoder=freeze)
+        losses[name] = pretrain_method(models[name], params, data, fit).rows[-1]["loss"]
+    models["random init"] = init_method(params, data)
+    result = graph_scores(models, frames_val, data.layout, cfg.mask.parts, cfg.sce_beta, a.draws, a.seed,
+                          fit_pose_map(frames, data.layout, cfg.mask.parts, a.draws, a.seed),
+                          mean_directions(frames))
+    print(f"{a.dataset} skeletonmae_graph seed {a.seed}: fit {len(fit)} clips ({len(frames)} frames), "
+          f"scored on validation {len(val)} clips ({len(frames_val)} frames), {a.draws} masks each")
+    print("| predictor | validation loss (masked joints) | final training loss |")
+    print("|---|---|---|")
+    for name in ("mean direction", "linear pose map", "random init", "frozen random encoder", "pretrained"):
+        print(f"| {name} | {result[name]:.4f} | " + (f"{losses[name]:.4f}" if name in losses else "–") + " |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dataset", required=True, choices=list(DATASETS))
-    ap.add_argument("--method", required=True, choices=["skeletonmae_st", "mamp"])
+    ap.add_argument("--method", required=True, choices=["skeletonmae_st", "mamp", "skeletonmae_graph"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--draws", type=int, default=4, help="masks drawn per clip")
     ap.add_argument("--set", action="append", default=[])
@@ -195,30 +303,33 @@ def main() -> None:
     configure_torch(2)
     params = committed_params(a.dataset, [f"method={a.method}", *a.set], a.seed)
     data, fit, val, _labels = fit_val_split(params, a.dataset)
-    cfg = params.method_params
+    if a.method == "skeletonmae_graph":
+        graph_main(a, params, data, fit, val)
+        return
     x = present_sequences(data.x[fit])
     x_val = present_sequences(data.x[val])
 
-    torch.manual_seed(derive_seed(params.base.seed, "init", params.method))
-    method = build_method(params.method, cfg, layout=data.layout, frames=data.x.shape[2])
+    method = init_method(params, data)
     weights = fit_linear_fill(method, x, data.layout, a.draws, a.seed)  # masks only: no model
     before = scores(method, x_val, data.layout, a.draws, a.seed)  # the random-init model only
-    spans = clip_spans(torch.from_numpy(data.index["frames"].to_numpy().astype(np.int64)), params.preprocess.crop_ratio)
-    method.train()
-    history = pretrain(method, data.x[fit], data.motion[fit], cfg.optim, params.base.seed,
-                       torch.device("cpu"), params.pretrain, None, "", spans=spans[fit])
+    history = pretrain_method(method, params, data, fit)
     after = scores(method, x_val, data.layout, a.draws, a.seed, weights)
+    frozen = init_method(params, data, freeze_encoder=True)  # the same init, only the decoder learns
+    frozen_history = pretrain_method(frozen, params, data, fit)
+    frozen_scores = scores(frozen, x_val, data.layout, a.draws, a.seed)
 
     print(f"{a.dataset} {a.method} seed {a.seed}: fit {len(fit)} clips ({x.shape[0]} sequences), "
           f"scored on validation {len(val)} clips ({x_val.shape[0]} sequences), {a.draws} masks each; "
-          f"final training loss {history.rows[-1]['loss']:.4f}")
+          f"final training loss {history.rows[-1]['loss']:.4f} "
+          f"(frozen random encoder {frozen_history.rows[-1]['loss']:.4f})")
     groups = ["all masked", "whole joint", "rest"]
     print("| predictor | " + " | ".join(f"{g} (loss)" for g in groups) + " |")
     print("|---|" + "---|" * len(groups))
     print("| share of masked tokens % | " + " | ".join(f"{after['share'][g]:.1f}" for g in groups) + " |")
     rows = [("zero", after["zero"]), ("fill-in (no model)", after["fill-in"]),
             ("linear fill-in (no encoder)", after["linear fill-in"]),
-            ("random init", before["model"]), ("pretrained", after["model"])]
+            ("random init", before["model"]), ("frozen random encoder", frozen_scores["model"]),
+            ("pretrained", after["model"])]
     for name, vals in rows:
         print(f"| {name} | " + " | ".join(f"{vals[g]:.3f}" if g in vals else "–" for g in groups) + " |")
 

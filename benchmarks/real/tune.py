@@ -122,15 +122,31 @@ def study_setup(description: str):
     return (a, params, *fit_val_split(params, a.dataset))
 
 
-def pretrain_on_fit(params: Params, data, fit: torch.Tensor):
-    """(encoder, history): the method's committed block pretrained on the fit rows, as the pretrain
-    stage does (init seed, the clips' valid-frame spans for the temporal augmentation)."""
-    cfg = params.method_params
-    spans = clip_spans(torch.from_numpy(data.index["frames"].to_numpy().astype(np.int64)), params.preprocess.crop_ratio)
+def init_method(params: Params, data, freeze_encoder: bool = False):
+    """The method of the committed block, initialised as the pretrain stage does (init seed); with
+    `freeze_encoder`, its encoder's parameters are left out of training (requires_grad off: the
+    optimiser's parameter groups skip them), so only the rest (decoder, mask token, …) learns."""
     torch.manual_seed(derive_seed(params.base.seed, "init", params.method))
-    method = build_method(params.method, cfg, layout=data.layout, frames=data.x.shape[2])
-    history = pretrain(method, data.x[fit], data.motion[fit], cfg.optim, params.base.seed, torch.device("cpu"),
-                       params.pretrain, None, "", spans=spans[fit])
+    method = build_method(params.method, params.method_params, layout=data.layout, frames=data.x.shape[2])
+    if freeze_encoder:
+        method.encoder.requires_grad_(False)
+    return method
+
+
+def pretrain_method(method, params: Params, data, fit: torch.Tensor):
+    """Pretrain `method` on the fit rows as the pretrain stage does (the clips' valid-frame spans
+    for the temporal augmentation); returns the history."""
+    spans = clip_spans(torch.from_numpy(data.index["frames"].to_numpy().astype(np.int64)), params.preprocess.crop_ratio)
+    method.train()
+    return pretrain(method, data.x[fit], data.motion[fit], params.method_params.optim, params.base.seed,
+                    torch.device("cpu"), params.pretrain, None, "", spans=spans[fit])
+
+
+def pretrain_on_fit(params: Params, data, fit: torch.Tensor):
+    """(encoder, history): the method's committed block pretrained on the fit rows (init_method,
+    pretrain_method)."""
+    method = init_method(params, data)
+    history = pretrain_method(method, params, data, fit)
     return method.export_encoder(), history
 
 
