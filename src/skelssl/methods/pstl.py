@@ -53,7 +53,12 @@ of their standardised variance along one direction on MSR Action3D and UTD-MHAD 
 1.6–1.7) and 70–79% on Penn Action (2.2–2.8), against 41–75% (2.4–6.1) for the random twin in
 every pair; that direction is the common activation level (|r| 0.79–0.98 with the clips' mean
 standardised feature). Barlow Twins decorrelates the projector's outputs, not the encoder's,
-and the other four methods' features use about as many directions as their twins'. Fine-tuning
+and the other four methods' features use about as many directions as their twins'. Unlike the
+masked pretexts (whose decoders meet them almost as well on a frozen random encoder), Barlow Twins
+here needs the encoder to learn: with the encoder frozen the projector alone ends at 1.7–3.5× the
+pretrained training loss (MSR Action3D 346–384 vs 108–109, UTD-MHAD 171–207 vs 98, Penn Action 173
+vs 99; seeds 0–1, docs/real-data-tuning.md, "Nineteenth session"), so the collapse is what the
+encoder learns for its pretext. Fine-tuning
 this ST-GCN uses `evaluate.finetune.stgcn`, PSTL's own recipe: with the transformer recipe the
 benchmark's fine-tune / scratch columns sat at 18–35% on MSR/UTD (under-training), while PSTL's
 recipe at 150 epochs reaches 55% on MSR's validation split (docs/real-data-tuning.md).
