@@ -59,14 +59,14 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tune import DATASETS, committed_params, fit_val_split, init_method, pretrain_method  # noqa: E402
+from tune import init_method, pretrain_method, study_setup  # noqa: E402
 
 from skelssl.backbones.graph import adjacency  # noqa: E402
 from skelssl.masking.body_parts import body_part_mask  # noqa: E402
 from skelssl.masking.motion import patchify  # noqa: E402
 from skelssl.methods.mae import MaskedReconstruction, masked_mse, normalise_tokens  # noqa: E402
 from skelssl.methods.skeletonmae_graph import SkeletonMAEGraph, centred_target, present_frames, sce_loss  # noqa: E402
-from skelssl.repro import configure_torch, torch_generator  # noqa: E402
+from skelssl.repro import torch_generator  # noqa: E402
 from skelssl.skeleton import Layout  # noqa: E402
 
 
@@ -119,6 +119,16 @@ def whole_joint_grid(masked: torch.Tensor, segments: int) -> torch.Tensor:
     return masked.view(masked.shape[0], segments, -1).all(dim=1)
 
 
+def ridge_fit(xs: list[torch.Tensor], ys: list[torch.Tensor], ridge: float) -> torch.Tensor | None:
+    """Ridge weights (F, P) from the stacked rows of `xs` to those of `ys` (in float64), or None
+    when there are no rows."""
+    if sum(len(x) for x in xs) == 0:
+        return None
+    a, y = torch.cat(xs).double(), torch.cat(ys).double()
+    gram = a.T @ a + ridge * torch.eye(a.shape[1], dtype=torch.float64)
+    return torch.linalg.solve(gram, a.T @ y).float()
+
+
 def fit_linear_fill(method: MaskedReconstruction, x: torch.Tensor, layout: Layout, draws: int,
                     seed: int, ridge: float = 1.0) -> list[torch.Tensor | None]:
     """Per joint, ridge weights (features → normalised patch), fitted on `draws` mask draws."""
@@ -135,15 +145,7 @@ def fit_linear_fill(method: MaskedReconstruction, x: torch.Tensor, layout: Layou
             rows = whole[:, j]
             xs[j].append(feats[rows].flatten(0, 1))
             ys[j].append(target[rows, :, j].flatten(0, 1))
-    weights: list[torch.Tensor | None] = []
-    for j in range(layout.num_joints):
-        if not xs[j] or sum(len(a) for a in xs[j]) == 0:
-            weights.append(None)
-            continue
-        a, y = torch.cat(xs[j]).double(), torch.cat(ys[j]).double()
-        gram = a.T @ a + ridge * torch.eye(a.shape[1], dtype=torch.float64)
-        weights.append(torch.linalg.solve(gram, a.T @ y).float())
-    return weights
+    return [ridge_fit(xs[j], ys[j], ridge) for j in range(layout.num_joints)]
 
 
 def linear_fill_prediction(method: MaskedReconstruction, filled: torch.Tensor, masked: torch.Tensor,
@@ -217,15 +219,7 @@ def fit_pose_map(frames: torch.Tensor, layout: Layout, parts: int, draws: int, s
         for j in range(layout.num_joints):
             xs[j].append(feats[mask[:, j]])
             ys[j].append(target[mask[:, j], j])
-    weights: list[torch.Tensor | None] = []
-    for j in range(layout.num_joints):
-        a, y = torch.cat(xs[j]).double(), torch.cat(ys[j]).double()
-        if len(a) == 0:
-            weights.append(None)
-            continue
-        gram = a.T @ a + ridge * torch.eye(a.shape[1], dtype=torch.float64)
-        weights.append(torch.linalg.solve(gram, a.T @ y).float())
-    return weights
+    return [ridge_fit(xs[j], ys[j], ridge) for j in range(layout.num_joints)]
 
 
 def pose_map_prediction(frames: torch.Tensor, mask: torch.Tensor, weights: list[torch.Tensor | None]) -> torch.Tensor:
@@ -252,6 +246,8 @@ def graph_scores(models: dict[str, SkeletonMAEGraph], frames: torch.Tensor, layo
     predictors; every predictor sees the same masks."""
     gen = torch_generator(seed, "pretext-baselines")
     target = centred_target(frames)
+    for model in models.values():
+        model.eval()
     sums: dict[str, list[float]] = {}
     for _ in range(draws):
         mask = body_part_mask(len(frames), layout, parts, gen)
@@ -259,7 +255,6 @@ def graph_scores(models: dict[str, SkeletonMAEGraph], frames: torch.Tensor, layo
                  "linear pose map": pose_map_prediction(frames, mask, pose_map)}
         with torch.no_grad():
             for name, model in models.items():
-                model.eval()
                 preds[name] = model.reconstruct(frames, mask)[1]
         for name, pred in preds.items():
             sums.setdefault(name, []).append(sce_loss(pred[mask], target[mask], beta).item())
@@ -293,16 +288,9 @@ def graph_main(a: argparse.Namespace, params, data, fit: torch.Tensor, val: torc
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--dataset", required=True, choices=list(DATASETS))
-    ap.add_argument("--method", required=True, choices=["skeletonmae_st", "mamp", "skeletonmae_graph"])
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--draws", type=int, default=4, help="masks drawn per clip")
-    ap.add_argument("--set", action="append", default=[])
-    a = ap.parse_args()
-    configure_torch(2)
-    params = committed_params(a.dataset, [f"method={a.method}", *a.set], a.seed)
-    data, fit, val, _labels = fit_val_split(params, a.dataset)
+    a, params, data, fit, val, _labels = study_setup(
+        __doc__.split("\n")[0], methods=["skeletonmae_st", "mamp", "skeletonmae_graph"],
+        extra=lambda ap: ap.add_argument("--draws", type=int, default=4, help="masks drawn per clip"))
     if a.method == "skeletonmae_graph":
         graph_main(a, params, data, fit, val)
         return

@@ -27,6 +27,7 @@ import copy
 import sys
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -108,16 +109,21 @@ def fit_val_split(params: Params, dataset: str):
     return data, fit, val, labels
 
 
-def study_setup(description: str):
-    """The command line of the per-method study scripts (bn_recalibration.py, feature_spectrum.py):
-    `--dataset --method [--seed]`; returns (args, committed params, data, fit rows, validation
-    rows, labels), with torch set to the machine's 2 threads."""
+def study_setup(description: str, methods: list[str] | None = None,
+                extra: Callable[[argparse.ArgumentParser], object] | None = None):
+    """The command line of the per-method study scripts (bn_recalibration.py, feature_spectrum.py,
+    pretext_baselines.py): `--dataset --method [--seed] [--set key=value ...]`, `methods` limiting
+    `--method`, `extra` adding a script's own options; returns (args, committed params with the
+    overrides, data, fit rows, validation rows, labels), with torch set to the machine's 2 threads."""
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--dataset", required=True, choices=list(DATASETS))
-    ap.add_argument("--method", required=True)
+    ap.add_argument("--method", required=True, choices=methods)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--set", action="append", default=[], help="params override, e.g. methods.mamp.mask.ratio=0.75")
+    if extra is not None:
+        extra(ap)
     a = ap.parse_args()
-    params = committed_params(a.dataset, [f"method={a.method}"], a.seed)
+    params = committed_params(a.dataset, [f"method={a.method}", *a.set], a.seed)
     configure_torch(2)
     return (a, params, *fit_val_split(params, a.dataset))
 
