@@ -44,7 +44,7 @@ moves) gave +2.0 ± 6.1 on MSR (3 seeds; +3.4 ± 4.5 committed): not a lever eit
 How high the bar is (benchmarks/real/supervised_ceiling.py, docs/real-data-tuning.md, "Twentieth
 session"): this transformer, trained *with the labels* on the same fit clips and then probed like
 a pretrained encoder, beats its twin's linear probe by only +4.5 ± 2.6 on MSR Action3D (3 seeds)
-and +7.8 on Penn Action (seed 0), so there no pretext can be expected to clear +10 under this
+and +8.5 ± 0.6 on Penn Action, so there no pretext can be expected to clear +10 under this
 probe; on UTD-MHAD it beats it by +20.1 ± 8.8, room the motion pretext leaves unused. The paper's
 size (encoder 8 × 256, 8 heads, decoder 2 × 256) gave +2.0 on MSR (3 seeds): no lever.
 """

@@ -100,7 +100,7 @@ lr 3e-3 at 50 epochs, while STRL's published SGD lr 0.1 diverges or learns nothi
 "Twentieth session"): this GIN trained *with the labels* on the same fit clips (a Linear on its
 pooled embedding), then probed like a pretrained encoder, scores what its random twin does:
 gap −0.3 ± 1.3 / +0.0 ± 4.7 on MSR Action3D (50 / 200 epochs, 3 seeds), −2.2 ± 5.1 / −2.8 ± 4.7
-on UTD-MHAD, +0.6 on Penn Action (seed 0), while the classifier itself reaches 67–92% and kNN
+on UTD-MHAD, 0.0 ± 0.5 on Penn Action (3 seeds each), while the classifier itself reaches 67–92% and kNN
 rises 16–17 points on MSR. The random GIN's pooled per-frame features are already as linearly
 separable as this embedding gets, so no pretext can clear +10 under this probe; the committed
 gaps sit at that ceiling.

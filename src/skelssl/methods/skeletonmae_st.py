@@ -34,7 +34,7 @@ which keeps each masked joint's position instead of only its shape within the to
 dataset, validation splits): gap +3.4 ± 0.9 vs −2.8 ± 7.2 committed on MSR, −12.6 vs −13.0 on
 UTD-MHAD, +3.1 vs +2.8 on Penn Action. How high the bar is (benchmarks/real/supervised_ceiling.py,
 "Twentieth session"): this transformer trained *with the labels* on the same fit clips beats its
-twin's linear probe by only +4.5 ± 2.6 on MSR Action3D and +7.8 on Penn Action (seed 0), out of
+twin's linear probe by only +4.5 ± 2.6 on MSR Action3D and +8.5 ± 0.6 on Penn Action, out of
 reach of +10 for any pretext under this probe; on UTD-MHAD by +20.1 ± 8.8, room this pretext
 leaves unused.
 """
