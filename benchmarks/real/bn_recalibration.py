@@ -24,13 +24,10 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tune import pretrain_on_fit, record, study_setup  # noqa: E402
+from tune import fit_val_features, pretrain_on_fit, probe_scores, record, study_setup  # noqa: E402
 
 from skelssl.backbones import backbone_spec, random_backbone  # noqa: E402
-from skelssl.evaluation.features import extract_features, topk_accuracy  # noqa: E402
-from skelssl.evaluation.knn import knn_predict  # noqa: E402
-from skelssl.evaluation.linear import linear_probe  # noqa: E402
-from skelssl.repro import derive_seed, torch_generator  # noqa: E402
+from skelssl.repro import derive_seed  # noqa: E402
 
 
 @torch.no_grad()
@@ -50,8 +47,7 @@ def recalibrated(encoder: nn.Module, x: torch.Tensor, batch_size: int) -> nn.Mod
 
 def main() -> None:
     a, params, data, fit, val, labels = study_setup(__doc__.split("\n")[0])
-    device = torch.device("cpu")
-    x, y, vx, vy = data.x[fit], labels[fit], data.x[val], labels[val]
+    x, y, vy = data.x[fit], labels[fit], labels[val]
     spec = backbone_spec(params.method_params.backbone, data.layout, data.x.shape[2])
     ev = params.evaluate
     encoders = {"pretrained": pretrain_on_fit(params, data, fit)[0],
@@ -59,9 +55,7 @@ def main() -> None:
     for name, encoder in encoders.items():
         for stats, enc in (("as trained", encoder), ("re-estimated on clean fit clips",
                                                      recalibrated(encoder, x, ev.batch_size))):
-            ft, fv = extract_features(enc, x, ev.batch_size, device), extract_features(enc, vx, ev.batch_size, device)
-            lin = linear_probe(ft, y, fv, vy, data.num_classes, ev.linear, torch_generator(a.seed, "linear")).top1
-            knn = topk_accuracy(knn_predict(ft, y, fv, data.num_classes, ev.knn.k, ev.knn.temperature), vy, 1)
+            lin, knn = probe_scores(fit_val_features(enc, data, fit, val, ev.batch_size), y, vy, data.num_classes, params)
             line = [a.dataset, a.method, str(a.seed), name, stats, f"{lin:.1f}", f"{knn:.1f}",
                     f"fit={len(fit)},val={len(val)}"]
             record(line, "bn_runs.tsv")

@@ -34,13 +34,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tune import record, study_setup  # noqa: E402
+from tune import fit_val_features, probe_scores, record, study_setup  # noqa: E402
 
 from skelssl.backbones import backbone_spec, random_backbone  # noqa: E402
-from skelssl.evaluation.features import extract_features, topk_accuracy  # noqa: E402
 from skelssl.evaluation.finetune import finetune  # noqa: E402
-from skelssl.evaluation.knn import knn_predict  # noqa: E402
-from skelssl.evaluation.linear import linear_probe  # noqa: E402
 from skelssl.repro import derive_seed, torch_generator  # noqa: E402
 
 # `finetune` picks the classifier by backbone name; "stgcn" is the plain Linear on the encoder's
@@ -61,16 +58,12 @@ def main() -> None:
                       data.num_classes, params.evaluate.finetune.recipe(backbone), a.epochs,
                       torch_generator(a.seed, "scratch"), device, "supervised", keep_model=True)
     secs = time.time() - t0
-    ev = params.evaluate
-    y, vy = labels[fit], labels[val]
-    scores = {}
-    for name, encoder in (("supervised", result.model.encoder), ("twin", twin)):
-        ft = extract_features(encoder, data.x[fit], ev.batch_size, device)
-        fv = extract_features(encoder, data.x[val], ev.batch_size, device)
-        lin = linear_probe(ft, y, fv, vy, data.num_classes, ev.linear, torch_generator(a.seed, "linear")).top1
-        knn = topk_accuracy(knn_predict(ft, y, fv, data.num_classes, ev.knn.k, ev.knn.temperature), vy, 1)
-        scores[name] = (lin, knn)
-    (sup_lin, sup_knn), (twin_lin, twin_knn) = scores["supervised"], scores["twin"]
+
+    def scores(encoder: torch.nn.Module) -> tuple[float, float]:
+        features = fit_val_features(encoder, data, fit, val, params.evaluate.batch_size)
+        return probe_scores(features, labels[fit], labels[val], data.num_classes, params)
+
+    (sup_lin, sup_knn), (twin_lin, twin_knn) = scores(result.model.encoder), scores(twin)
     record([a.dataset, a.method, backbone, str(a.seed), str(a.epochs), f"{secs:.0f}", f"{result.losses[-1]:.3f}",
             f"{result.last_top1:.1f}", f"{sup_lin:.1f}", f"{twin_lin:.1f}", f"{sup_lin - twin_lin:+.1f}",
             f"{sup_knn:.1f}", f"{twin_knn:.1f}", f"fit={len(fit)},val={len(val)}"], "ceiling_runs.tsv")

@@ -23,8 +23,6 @@ an earlier in-script version applied after the crop/resize, the same rule on the
 from __future__ import annotations
 
 import argparse
-import copy
-import sys
 import time
 import zlib
 from collections.abc import Callable
@@ -156,6 +154,23 @@ def pretrain_on_fit(params: Params, data, fit: torch.Tensor):
     return method.export_encoder(), history
 
 
+def fit_val_features(encoder, data, fit: torch.Tensor, val: torch.Tensor, batch_size: int):
+    """(fit clips' features, validation clips' features) of `encoder`, on the CPU."""
+    cpu = torch.device("cpu")
+    return extract_features(encoder, data.x[fit], batch_size, cpu), extract_features(encoder, data.x[val], batch_size, cpu)
+
+
+def probe_scores(features, y: torch.Tensor, vy: torch.Tensor, classes: int, params: Params,
+                 linear=None) -> tuple[float, float]:
+    """(linear top-1, kNN top-1) on the validation clips of (fit, validation) `features`: the probe
+    `linear` (default `evaluate.linear`) with the seed's probe generator, and `evaluate.knn`."""
+    ft, fv = features
+    ev = params.evaluate
+    lin = linear_probe(ft, y, fv, vy, classes, linear or ev.linear, torch_generator(params.base.seed, "linear")).top1
+    knn = topk_accuracy(knn_predict(ft, y, fv, classes, ev.knn.k, ev.knn.temperature), vy, 1)
+    return lin, knn
+
+
 def record(line: list[str], tsv: str) -> None:
     """Print one result line and append it to `benchmarks/real/<tsv>`."""
     print("\t".join(line), flush=True)
@@ -193,30 +208,21 @@ def main() -> None:
     a = ap.parse_args()
     params = make_params(a.dataset, [f"method={a.method}", *a.set], a.frames, a.align, a.scale, a.seed)
     configure_torch(2)
-    device = torch.device("cpu")
     data, fit, val, labels = fit_val_split(params, a.dataset)
-    x, y = data.x[fit], labels[fit]
-    vx, vy = data.x[val], labels[val]
-    classes = data.num_classes
+    y, vy = labels[fit], labels[val]
     cfg = params.method_params
-    frames, layout = x.shape[2], data.layout
     t0 = time.time()
     encoder, history = pretrain_on_fit(params, data, fit)
     secs = time.time() - t0
     loss = history.rows[-1]["loss"] if history.rows else float("nan")
-    rand = random_backbone(backbone_spec(cfg.backbone, layout, frames), derive_seed(params.base.seed, "random_init"))
+    rand = random_backbone(backbone_spec(cfg.backbone, data.layout, data.x.shape[2]),
+                           derive_seed(params.base.seed, "random_init"))
     ev = params.evaluate
-    feats = {}
-    for name, enc in (("pre", encoder), ("rnd", rand)):
-        feats[name] = (extract_features(enc, x, ev.batch_size, device), extract_features(enc, vx, ev.batch_size, device))
+    feats = {name: fit_val_features(enc, data, fit, val, ev.batch_size) for name, enc in (("pre", encoder), ("rnd", rand))}
     setting = a.label or ";".join([f"T{a.frames}", f"align{int(a.align)}", f"scale={a.scale}", *a.set])
     for ptext in a.probe or ["default"]:
         pcfg = parse_probe(ptext, ev.linear)
-        res = {}
-        for name, (ft, fv) in feats.items():
-            lin = linear_probe(ft, y, fv, vy, classes, pcfg, torch_generator(params.base.seed, "linear")).top1
-            knn = topk_accuracy(knn_predict(ft, y, fv, classes, ev.knn.k, ev.knn.temperature), vy, 1)
-            res[name] = (lin, knn)
+        res = {name: probe_scores(features, y, vy, data.num_classes, params, pcfg) for name, features in feats.items()}
         line = [a.dataset, a.method, setting, str(a.seed), f"{secs:.0f}", f"{loss:.4f}",
                 f"{res['pre'][0]:.1f}", f"{res['rnd'][0]:.1f}", f"{res['pre'][1]:.1f}", f"{res['rnd'][1]:.1f}",
                 f"{res['pre'][0] - res['rnd'][0]:+.1f}", probe_label(ptext, pcfg), f"fit={len(fit)},val={len(val)}"]
