@@ -38,7 +38,7 @@ from skelssl.config import Params
 from skelssl.evaluation.features import extract_features, topk_accuracy
 from skelssl.evaluation.knn import knn_predict
 from skelssl.evaluation.linear import linear_probe
-from skelssl.methods import build_method
+from skelssl.methods import METHODS, build_method
 from skelssl.pipeline import ingest, preprocess
 from skelssl.pipeline.dataset import load_processed
 from skelssl.repro import configure_torch, derive_seed, torch_generator
@@ -111,11 +111,11 @@ def study_setup(description: str, methods: list[str] | None = None,
                 extra: Callable[[argparse.ArgumentParser], object] | None = None):
     """The command line of the per-method study scripts (bn_recalibration.py, feature_spectrum.py,
     pretext_baselines.py): `--dataset --method [--seed] [--set key=value ...]`, `methods` limiting
-    `--method`, `extra` adding a script's own options; returns (args, committed params with the
+    `--method` (default: every registered method), `extra` adding a script's own options; returns (args, committed params with the
     overrides, data, fit rows, validation rows, labels), with torch set to the machine's 2 threads."""
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--dataset", required=True, choices=list(DATASETS))
-    ap.add_argument("--method", required=True, choices=methods)
+    ap.add_argument("--method", required=True, choices=methods or list(METHODS))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--set", action="append", default=[], help="params override, e.g. methods.mamp.mask.ratio=0.75")
     if extra is not None:
