@@ -576,9 +576,9 @@ FLOOR_CODE = {
     "stack (numpy, polars, pydantic config, numba + one cached kernel)": (
         "import numpy as np, polars\n"
         "from skelssl.config import load_params\n"
-        "from skelssl.runner import load_numba_without_blas_probe\n"
-        "load_numba_without_blas_probe()\n"
         "from skelssl.kernels.batch import preprocess_batch\n"
+        "from skelssl.runner import load_numba_without_blas_probe\n"
+        "load_numba_without_blas_probe()  # after numba's import, as run_stage calls it (else a no-op)\n"
         "load_params('params.yaml')\n"
         "preprocess_batch(np.zeros((2, 1, 25, 3), np.float32), np.array([0, 2], np.int64), 32)\n"),
     "without numba (numpy, polars, pydantic config)": (

@@ -6,7 +6,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from helpers import ROOT
-from skelssl.config import MethodName, Params, load_params
+from skelssl.config import MethodName, Params, load_params, parse_yaml
 from skelssl.errors import ParamsError
 from skelssl.methods import METHODS
 
@@ -67,6 +67,34 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path):
     path.write_text("base:\n  seed: : 0\n")
     with pytest.raises(ParamsError, match=r"params\.yaml:2: invalid YAML: mapping values are not allowed"):
         load_params(path)
+
+
+# Scalars whose YAML 1.1 and 1.2 readings differ, and other corners of the core schema.
+TRICKY_SCALARS = ["on", "off", "yes", "no", "y", "n", "True", "FALSE", "1e-3", "1.0e-3", "-.5", "1.",
+                  "010", "0o17", "0x1F", "0b101", "1_000", "1:30", "+12", ".inf", "-.Inf", ".nan",
+                  "~", "null", "Null", "", "2026-12-05", "2026-12-05T01:02:03Z", "'1'", '"on"',
+                  "[1, on, 1e3]", "{a: 1e-4, b: no}"]
+
+
+def test_c_parser_reads_what_the_python_parser_reads():
+    """parse_yaml's fast path (libyaml's parser, ruamel's 1.2 resolver) against ruamel's Python
+    parser: the same values for the project's YAML files and every tricky scalar."""
+    fast, pure = YAML(typ="safe"), YAML(typ="safe", pure=True)
+    assert fast.Parser is not pure.Parser, "ruamel.yaml.clib (a dependency on CPython) is not in use"
+    texts = [(ROOT / name).read_text() for name in ("params.yaml", "dvc.yaml", "dvc.lock")]
+    texts += [f"key: {scalar}\n" for scalar in TRICKY_SCALARS]
+    texts.append("".join(f"k{i}:\n  - {scalar}\n" for i, scalar in enumerate(TRICKY_SCALARS)))
+    for text in texts:
+        assert fast.load(text) == pure.load(text), text[:80]
+        assert parse_yaml(text) == pure.load(text)
+    assert parse_yaml("key: on\n") == {"key": "on"}
+    assert parse_yaml("key: 1e-3\n") == {"key": 0.001}
+
+
+def test_parse_yaml_honours_a_version_directive():
+    # the C path would read this as 1.2 (a string); the Python parser honours the directive
+    assert parse_yaml("%YAML 1.1\n---\nkey: on\n") == {"key": True}
+    assert parse_yaml("%YAML 1.2\n---\nkey: on\n") == {"key": "on"}
 
 
 def test_missing_params_file(tmp_path):

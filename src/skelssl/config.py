@@ -576,8 +576,28 @@ def validation_messages(exc: ValidationError) -> list[str]:
     return [_format_error(err) for err in exc.errors()]
 
 
+def parse_yaml(text: str) -> object:
+    """Safe YAML 1.2, as ruamel reads it, with libyaml's C scanner and parser where they can be used.
+
+    ruamel's safe loader uses the C parser of `ruamel.yaml.clib` (a dependency on CPython) unless
+    told `pure=True`; either way ruamel's YAML 1.2 resolver and constructor turn the scalars into
+    values (`1e-3` a float, `yes` / `on` strings, `010` ten), so both give the same values
+    (tests/test_config.py). The C parser reads params.yaml in about 8 ms instead of 40–60 ms,
+    paid by every stage's process (docs/benchmarks.md, issue 14 item 9). The Python parser reads
+    what the C one cannot honour or refuses: a `%YAML` version directive (the C path would ignore
+    it) and any text the C parser rejects, so an error is raised by the Python parser, whose
+    messages name what it found.
+    """
+    if not (text.startswith("%YAML") or "\n%YAML" in text):
+        try:
+            return YAML(typ="safe").load(text)
+        except YAMLError:
+            pass
+    return YAML(typ="safe", pure=True).load(text)
+
+
 def read_yaml(path: Path) -> object:
-    """Parse YAML 1.2 (ruamel, safe); errors name the file and line."""
+    """Parse YAML 1.2 (`parse_yaml`); errors name the file and line."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -592,7 +612,7 @@ def read_yaml(path: Path) -> object:
         line = data.count(b"\n", 0, exc.start) + 1
         raise ParamsError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x})") from None
     try:
-        return YAML(typ="safe", pure=True).load(text)
+        return parse_yaml(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
