@@ -50,10 +50,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tune import fit_val_features, pretrain_on_fit, probe_scores, record, study_setup  # noqa: E402
-
-from skelssl.backbones import backbone_spec, random_backbone  # noqa: E402
-from skelssl.repro import derive_seed  # noqa: E402
+from tune import fit_val_features, pretrain_on_fit, probe_scores, random_twin, record, study_setup  # noqa: E402
 
 C_GRID = np.logspace(-4, 2, 13)
 
@@ -83,8 +80,7 @@ def main() -> None:
     t0 = time.time()
     encoder, _ = pretrain_on_fit(params, data, fit)
     secs = time.time() - t0
-    twin = random_backbone(backbone_spec(params.method_params.backbone, data.layout, data.x.shape[2]),
-                           derive_seed(params.base.seed, "random_init"))
+    twin = random_twin(params, data)
     rows = {}
     for name, model in (("pretrained", encoder), ("twin", twin)):
         features = fit_val_features(model, data, fit, val, params.evaluate.batch_size)

@@ -154,6 +154,12 @@ def pretrain_on_fit(params: Params, data, fit: torch.Tensor):
     return method.export_encoder(), history
 
 
+def random_twin(params: Params, data):
+    """The method's random-init encoder, as the evaluate stage builds it (seed key "random_init")."""
+    spec = backbone_spec(params.method_params.backbone, data.layout, data.x.shape[2])
+    return random_backbone(spec, derive_seed(params.base.seed, "random_init"))
+
+
 def fit_val_features(encoder, data, fit: torch.Tensor, val: torch.Tensor, batch_size: int):
     """(fit clips' features, validation clips' features) of `encoder`, on the CPU."""
     cpu = torch.device("cpu")
@@ -210,13 +216,11 @@ def main() -> None:
     configure_torch(2)
     data, fit, val, labels = fit_val_split(params, a.dataset)
     y, vy = labels[fit], labels[val]
-    cfg = params.method_params
     t0 = time.time()
     encoder, history = pretrain_on_fit(params, data, fit)
     secs = time.time() - t0
     loss = history.rows[-1]["loss"] if history.rows else float("nan")
-    rand = random_backbone(backbone_spec(cfg.backbone, data.layout, data.x.shape[2]),
-                           derive_seed(params.base.seed, "random_init"))
+    rand = random_twin(params, data)
     ev = params.evaluate
     feats = {name: fit_val_features(enc, data, fit, val, ev.batch_size) for name, enc in (("pre", encoder), ("rnd", rand))}
     setting = a.label or ";".join([f"T{a.frames}", f"align{int(a.align)}", f"scale={a.scale}", *a.set])
